@@ -1,0 +1,48 @@
+#include "cpu/code_map.h"
+
+#include <algorithm>
+
+namespace vmxsim::cpu {
+
+void CodeMap::remove_listener(CodeListener* l) {
+  m_listeners.erase(std::remove(m_listeners.begin(), m_listeners.end(), l), m_listeners.end());
+}
+
+uint32_t CodeMap::line_mask(uint64_t offset, uint64_t len) {
+  const unsigned first = static_cast<unsigned>(offset >> kLineShift);
+  const unsigned last = static_cast<unsigned>((offset + len - 1) >> kLineShift);
+  const uint32_t upto_last = last >= 31 ? ~0u : ((1u << (last + 1)) - 1);
+  return upto_last & ~((1u << first) - 1);
+}
+
+void CodeMap::mark_code(uint64_t paddr, uint64_t len) {
+  while (len > 0) {
+    const uint64_t off = paddr & 0xfff;
+    const uint64_t chunk = std::min<uint64_t>(len, 4096 - off);
+    uint32_t& bits = m_lines[paddr >> 12];
+    const bool was_code = bits != 0;
+    bits |= line_mask(off, chunk);
+    if (!was_code)
+      for (CodeListener* l : m_listeners) l->page_became_code(paddr & ~0xfffull);
+    paddr += chunk;
+    len -= chunk;
+  }
+}
+
+bool CodeMap::note_write_slow(uint64_t paddr, uint64_t len) {
+  bool hit = false;
+  while (len > 0) {
+    const uint64_t off = paddr & 0xfff;
+    const uint64_t chunk = std::min<uint64_t>(len, 4096 - off);
+    auto it = m_lines.find(paddr >> 12);
+    if (it != m_lines.end() && (it->second & line_mask(off, chunk))) {
+      hit = true;
+      for (CodeListener* l : m_listeners) l->code_written(paddr, chunk);
+    }
+    paddr += chunk;
+    len -= chunk;
+  }
+  return hit;
+}
+
+}  // namespace vmxsim::cpu

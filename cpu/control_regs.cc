@@ -1,0 +1,185 @@
+// Control registers, EFER and the MSRs the core implements (SDM Vol. 3 §2.5, §2.2.1,
+// Vol. 4 MSR list).
+#include "cpu/core.h"
+
+namespace vmxsim::cpu {
+
+namespace {
+bool canonical(uint64_t v) { return static_cast<uint64_t>(static_cast<int64_t>(v << 16) >> 16) == v; }
+
+constexpr uint64_t kCr4Supported = cr4::kVme | cr4::kPvi | cr4::kTsd | cr4::kDe | cr4::kPse |
+                                   cr4::kPae | cr4::kMce | cr4::kPge | cr4::kPce | cr4::kOsfxsr |
+                                   cr4::kOsxmmexcpt | cr4::kUmip | cr4::kFsgsbase | cr4::kPcide |
+                                   cr4::kOsxsave | cr4::kSmep | cr4::kSmap;
+}  // namespace
+
+void Core::write_cr0(uint64_t v) {
+  if (v >> 32) raise_gp0();
+  v |= cr0::kEt;
+  if ((v & cr0::kPg) && !(v & cr0::kPe)) raise_gp0();
+  if ((v & cr0::kNw) && !(v & cr0::kCd)) raise_gp0();
+  const uint64_t old = s.cr0;
+  if ((old & cr0::kPg) && !(v & cr0::kPg) && in_64bit_mode()) raise_gp0();
+  if (!(old & cr0::kPg) && (v & cr0::kPg) && (s.efer & efer::kLme)) {
+    if (!(s.cr4 & cr4::kPae)) raise_gp0();
+    if (s.seg[kCs].ar & ar::kL) raise_gp0();
+    s.efer |= efer::kLma;
+  }
+  if (!(v & cr0::kPg)) s.efer &= ~efer::kLma;
+  s.cr0 = v;
+  if ((old ^ v) & (cr0::kPg | cr0::kPe | cr0::kWp | cr0::kCd)) {
+    flush_tlb(true);
+    mode_changed();
+    m_break_block = true;
+  }
+}
+
+void Core::write_cr3(uint64_t v) {
+  const bool pcide = s.cr4 & cr4::kPcide;
+  const bool no_flush = pcide && (v >> 63);
+  if (pcide) v &= ~(1ull << 63);
+  if (long_mode() && (v >> m_params.phys_addr_bits)) raise_gp0();
+  s.cr3 = long_mode() ? v : (v & 0xffffffffull);
+  // Entries of other PCIDs and global entries may stay; dropping more than needed is allowed.
+  if (!no_flush) flush_tlb(false);
+  else m_blocks.flush_front();
+  m_break_block = true;
+}
+
+void Core::write_cr4(uint64_t v) {
+  if (v & ~kCr4Supported) raise_gp0();
+  if (long_mode() && !(v & cr4::kPae)) raise_gp0();
+  if ((v & cr4::kPcide) && !(s.cr4 & cr4::kPcide) && (!long_mode() || (s.cr3 & 0xfff))) raise_gp0();
+  const uint64_t old = s.cr4;
+  s.cr4 = v;
+  if ((old ^ v) & (cr4::kPge | cr4::kPae | cr4::kPse | cr4::kSmep | cr4::kSmap | cr4::kPcide))
+    flush_tlb(true);
+  mode_changed();
+  m_break_block = true;
+}
+
+void Core::write_cr8(uint64_t v) {
+  if (v & ~0xfull) raise_gp0();
+  s.cr8 = v;
+  m_env.set_tpr(static_cast<uint8_t>(v << 4));
+  m_attention = true;  // a lower TPR may unmask a pending interrupt
+}
+
+uint64_t Core::read_cr8() { return (m_env.get_tpr() >> 4) & 0xf; }
+
+void Core::write_efer(uint64_t v) {
+  const uint64_t supported = efer::kSce | efer::kLme | efer::kLma | efer::kNxe;
+  if (v & ~supported) raise_gp0();
+  if (((v ^ s.efer) & efer::kLme) && (s.cr0 & cr0::kPg)) raise_gp0();
+  v = (v & ~efer::kLma) | (s.efer & efer::kLma);  // LMA is read-only
+  const uint64_t old = s.efer;
+  s.efer = v;
+  if ((old ^ v) & efer::kNxe) flush_tlb(true);
+  mode_changed();
+}
+
+bool Core::read_msr(uint32_t msr, uint64_t& v) {
+  switch (msr) {
+    case 0x10: v = tsc(); return true;                       // IA32_TSC
+    case 0x17: v = 0; return true;                           // IA32_PLATFORM_ID
+    case 0x1b: v = s.apic_base; return true;                 // IA32_APIC_BASE
+    case 0x3a: v = s.feature_control; return true;           // IA32_FEATURE_CONTROL
+    case 0x8b: v = 0; return true;                           // IA32_BIOS_SIGN_ID
+    case 0xfe: v = 0x508; return true;                       // IA32_MTRRCAP: 8 var, fixed, WC
+    case 0x174: v = s.sysenter_cs; return true;
+    case 0x175: v = s.sysenter_esp; return true;
+    case 0x176: v = s.sysenter_eip; return true;
+    case 0x179: v = 0; return true;                          // IA32_MCG_CAP: no banks
+    case 0x17a: v = 0; return true;                          // IA32_MCG_STATUS
+    case 0x1a0: v = s.misc_enable; return true;
+    case 0x277: v = s.pat; return true;
+    case 0x2ff: v = s.mtrr_def_type; return true;
+    case 0x250: v = s.mtrr_fixed[0]; return true;
+    case 0x258: v = s.mtrr_fixed[1]; return true;
+    case 0x259: v = s.mtrr_fixed[2]; return true;
+    case 0xc0000080: v = s.efer; return true;
+    case 0xc0000081: v = s.star; return true;
+    case 0xc0000082: v = s.lstar; return true;
+    case 0xc0000083: v = s.cstar; return true;
+    case 0xc0000084: v = s.fmask; return true;
+    case 0xc0000100: v = s.seg[kFs].base; return true;
+    case 0xc0000101: v = s.seg[kGs].base; return true;
+    case 0xc0000102: v = s.kernel_gs_base; return true;
+    case 0xc0000103: v = s.tsc_aux; return true;
+    default: break;
+  }
+  if (msr >= 0x268 && msr <= 0x26f) { v = s.mtrr_fixed[3 + msr - 0x268]; return true; }
+  if (msr >= 0x200 && msr <= 0x20f) { v = s.mtrr_var[msr - 0x200]; return true; }
+  return m_env.msr_read(msr, v);
+}
+
+bool Core::write_msr(uint32_t msr, uint64_t v) {
+  const uint64_t phys_mask = ~((1ull << m_params.phys_addr_bits) - 1);
+  switch (msr) {
+    case 0x10: s.tsc_offset = v - (tsc() - s.tsc_offset); return true;
+    case 0x1b:
+      // Reserved bits, and x2APIC enable without xAPIC enable, are #GP (SDM Vol. 3 §10.12.5).
+      if (v & (phys_mask | 0x2ffull)) return false;
+      if ((v & (1ull << 10)) && !(v & (1ull << 11))) return false;
+      s.apic_base = (v & ~(1ull << 8)) | (s.apic_base & (1ull << 8));
+      m_env.msr_write(msr, s.apic_base);  // the local APIC follows its base and mode
+      return true;
+    case 0x3a:
+      if (s.feature_control & 1) return false;  // locked until reset
+      s.feature_control = v;
+      return true;
+    case 0x8b: return true;
+    case 0x174: s.sysenter_cs = v & 0xffff; return true;
+    case 0x175: if (!canonical(v)) return false; s.sysenter_esp = v; return true;
+    case 0x176: if (!canonical(v)) return false; s.sysenter_eip = v; return true;
+    case 0x17a: return v == 0;
+    case 0x1a0: s.misc_enable = v; return true;
+    case 0x277:
+      for (int i = 0; i < 8; ++i) {
+        const unsigned t = (v >> (8 * i)) & 0xff;
+        if (t == 2 || t == 3 || t > 7) return false;  // PAT memory types (SDM Vol. 3 §11.12.2)
+      }
+      s.pat = v;
+      return true;
+    case 0x2ff:
+      if (v & ~0xcffull) return false;
+      s.mtrr_def_type = v;
+      return true;
+    case 0x250: s.mtrr_fixed[0] = v; return true;
+    case 0x258: s.mtrr_fixed[1] = v; return true;
+    case 0x259: s.mtrr_fixed[2] = v; return true;
+    case 0xc0000080: {
+      const uint64_t supported = efer::kSce | efer::kLme | efer::kLma | efer::kNxe;
+      if (v & ~supported) return false;
+      if (((v ^ s.efer) & efer::kLme) && (s.cr0 & cr0::kPg)) return false;
+      write_efer(v);
+      return true;
+    }
+    case 0xc0000081: s.star = v; return true;
+    case 0xc0000082: if (!canonical(v)) return false; s.lstar = v; return true;
+    case 0xc0000083: if (!canonical(v)) return false; s.cstar = v; return true;
+    case 0xc0000084: s.fmask = v & 0xffffffffull; return true;
+    case 0xc0000100:
+      if (!canonical(v)) return false;
+      s.seg[kFs].base = v;
+      m_seg_base[kFs] = v;
+      return true;
+    case 0xc0000101:
+      if (!canonical(v)) return false;
+      s.seg[kGs].base = v;
+      m_seg_base[kGs] = v;
+      return true;
+    case 0xc0000102: if (!canonical(v)) return false; s.kernel_gs_base = v; return true;
+    case 0xc0000103: if (v >> 32) return false; s.tsc_aux = v; return true;
+    default: break;
+  }
+  if (msr >= 0x268 && msr <= 0x26f) { s.mtrr_fixed[3 + msr - 0x268] = v; return true; }
+  if (msr >= 0x200 && msr <= 0x20f) {
+    if (v & phys_mask & ~0xffffffffffff0000ull) return false;
+    s.mtrr_var[msr - 0x200] = v;
+    return true;
+  }
+  return m_env.msr_write(msr, v);
+}
+
+}  // namespace vmxsim::cpu

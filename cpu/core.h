@@ -1,0 +1,354 @@
+// One logical processor: architectural state, the memory path (fast TLB over DMI), exception
+// and interrupt delivery, and the block-at-a-time execution loop (ARCHITECTURE §2-§4).
+// SystemC-free: the CpuModule in cpu/sc/ drives it one quantum at a time.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <string>
+
+#include "cpu/block_cache.h"
+#include "cpu/cpu_env.h"
+#include "cpu/cpu_state.h"
+#include "cpu/decoded_op.h"
+#include "cpu/guest_fault.h"
+#include "cpu/lazy_flags.h"
+#include "cpu/mmu/fast_tlb.h"
+
+#define VMXSIM_LIKELY(x) __builtin_expect(!!(x), 1)
+#define VMXSIM_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+namespace vmxsim {
+class StatRegistry;
+}
+
+namespace vmxsim::cpu {
+
+class CodeMap;
+class Decoder;
+enum class DecodeMode : uint8_t;
+
+// Access kinds for translate() (combinable with kAccessImplicit).
+constexpr unsigned kAccessRead = 0, kAccessWrite = 1, kAccessExec = 2;
+constexpr unsigned kAccessImplicit = 4;  // supervisor-mode implicit access (GDT, IDT, TSS)
+
+// What the CPU profile decides for the core (timing and identity). Filled by the CpuModule
+// from the config tree.
+struct CoreParams {
+  uint32_t apic_id = 0;
+  bool bsp = true;
+  uint64_t tsc_hz = 2'000'000'000;          // TSC increments per second
+  uint64_t core_hz = 2'000'000'000;         // cycles per second
+  uint8_t latency[static_cast<int>(TimingClass::kCount)] = {};  // cycles per timing class
+  unsigned max_block_ops = 64;
+  // CPUID identity (the rest of CPUID is computed from features).
+  uint32_t cpuid_family_model_stepping = 0x000506e3;  // Skylake
+  std::string vendor = "GenuineIntel";
+  std::string brand = "vmxsim x86-64 processor";
+  unsigned cpu_count = 1;
+  unsigned phys_addr_bits = 40;
+  unsigned lin_addr_bits = 48;
+};
+
+enum class StopReason : uint8_t { kQuantum, kHalted, kWaitForSipi, kShutdown, kRequested };
+
+enum class ActivityState : uint8_t { kActive, kHalted, kWaitForSipi, kShutdown };
+
+class Core {
+ public:
+  Core(CpuEnv& env, CodeMap& code_map, const CoreParams& params);
+  ~Core();
+  Core(const Core&) = delete;
+  Core& operator=(const Core&) = delete;
+
+  // --- driving ---------------------------------------------------------------------------
+  // Runs until the cycle counter reaches `until`, the core halts, or a stop is requested.
+  StopReason run(Cycles until);
+  void request_stop() { m_stop_requested = true; m_attention = true; }
+  // An interrupt controller changed its output: re-evaluate at the next block boundary.
+  void signal_interrupt() { m_attention = true; }
+  void signal_nmi() { m_nmi_pending = true; m_attention = true; }
+  void signal_init() { m_init_pending = true; m_attention = true; }
+  void signal_sipi(uint8_t vector);
+  void reset(bool bsp);  // power-on/INIT state (SDM Vol. 3 §9.1.1)
+  void register_stats(StatRegistry& stats, const std::string& prefix);
+
+  ActivityState activity() const { return m_activity; }
+  Cycles cycles() const { return m_cycles; }
+  void add_cycles(Cycles c) { m_cycles += c; }
+  void set_cycles(Cycles c) { m_cycles = c; }  // HLT skipping ahead
+  uint64_t instructions() const { return m_instructions; }
+  uint64_t tsc() const;
+  const CoreParams& params() const { return m_params; }
+  const char* shutdown_reason() const { return m_shutdown_reason; }
+
+  // --- architectural state (handlers and the VMX unit use these) ------------------------------
+  CpuState s;
+  LazyFlags flags;
+  uint64_t rflags() const { return (m_rflags_other & ~rflags::kArith) | flags.arith() | rflags::kFixed1; }
+  void set_rflags(uint64_t v);  // writes every bit; updates mode-dependent state
+  uint64_t rflags_other() const { return m_rflags_other; }
+  unsigned cpl() const { return m_cpl; }
+  bool long_mode() const { return s.efer & efer::kLma; }
+  bool in_64bit_mode() const { return long_mode() && (s.seg[kCs].ar & ar::kL); }
+  bool protected_mode() const { return s.cr0 & cr0::kPe; }
+  bool v86_mode() const { return m_rflags_other & rflags::kVm; }
+  CpuEnv& env() { return m_env; }
+
+  // --- registers --------------------------------------------------------------------------
+  template <unsigned Size>
+  uint64_t reg(unsigned r) const {
+    if constexpr (Size == 1) {
+      if (r >= kRegHigh8) return (s.gpr[r - kRegHigh8] >> 8) & 0xff;
+      return s.gpr[r] & 0xff;
+    } else if constexpr (Size == 2) {
+      return s.gpr[r] & 0xffff;
+    } else if constexpr (Size == 4) {
+      return s.gpr[r] & 0xffffffff;
+    } else {
+      return s.gpr[r];
+    }
+  }
+  template <unsigned Size>
+  void set_reg(unsigned r, uint64_t v) {
+    if constexpr (Size == 1) {
+      if (r >= kRegHigh8) {
+        uint64_t& g = s.gpr[r - kRegHigh8];
+        g = (g & ~0xff00ull) | ((v & 0xff) << 8);
+      } else {
+        s.gpr[r] = (s.gpr[r] & ~0xffull) | (v & 0xff);
+      }
+    } else if constexpr (Size == 2) {
+      s.gpr[r] = (s.gpr[r] & ~0xffffull) | (v & 0xffff);
+    } else if constexpr (Size == 4) {
+      s.gpr[r] = v & 0xffffffff;  // 32-bit writes zero-extend (SDM Vol. 1 §3.4.1.1)
+    } else {
+      s.gpr[r] = v;
+    }
+  }
+  uint64_t reg_sized(unsigned r, unsigned size) const;
+  void set_reg_sized(unsigned r, unsigned size, uint64_t v);
+
+  // --- instruction pointer -------------------------------------------------------------------
+  // While an instruction executes, s.rip is its own address and next_rip() the following one;
+  // a control transfer sets the next RIP.
+  uint64_t next_rip() const { return s.gpr[kRegNextRip]; }
+  void set_next_rip(uint64_t v) { s.gpr[kRegNextRip] = v; }
+  // Branch to an offset within CS, applying the operand-size truncation of the instruction.
+  void branch_near(uint64_t target, unsigned opsize);
+
+  // --- memory: effective and linear addresses ------------------------------------------------
+  uint64_t effective_address(const DecodedOp& op) const {
+    static constexpr uint64_t kMask[9] = {0, 0, 0xffff, 0, 0xffffffff, 0, 0, 0, ~0ull};
+    return (s.gpr[op.base] + (s.gpr[op.index] << op.scale) + op.disp) & kMask[op.addrsize];
+  }
+  uint64_t seg_base(unsigned seg) const { return m_seg_base[seg]; }
+  // Linear address of a memory operand of `size` bytes, with segment-limit checks outside
+  // 64-bit mode.
+  uint64_t linear(const DecodedOp& op, unsigned size, bool write) {
+    const uint64_t ea = effective_address(op);
+    if (VMXSIM_UNLIKELY(op.attrs & attr::kCheckLimit)) check_segment(op.seg, ea, size, write);
+    return (ea + m_seg_base[op.seg]) & m_lin_mask;
+  }
+  uint64_t linear_seg(unsigned seg, uint64_t ea, unsigned size, bool write) {
+    if (VMXSIM_UNLIKELY(!in_64bit_mode())) check_segment(seg, ea, size, write);
+    return (ea + m_seg_base[seg]) & m_lin_mask;
+  }
+
+  // --- memory: reads and writes of linear addresses --------------------------------------------
+  template <unsigned Size>
+  uint64_t read(uint64_t lin) {
+    const FastTlbEntry& e = m_tlb->entry(lin);
+    if (VMXSIM_LIKELY(e.read_tag == (lin & ~0xfffull) && (lin & 0xfff) <= 4096 - Size)) {
+      typename Width<Size>::U v;
+      std::memcpy(&v, reinterpret_cast<const uint8_t*>(lin + e.addend), Size);
+      return v;
+    }
+    return read_slow(lin, Size);
+  }
+  template <unsigned Size>
+  void write(uint64_t lin, uint64_t v) {
+    const FastTlbEntry& e = m_tlb->entry(lin);
+    if (VMXSIM_LIKELY(e.write_tag == (lin & ~0xfffull) && (lin & 0xfff) <= 4096 - Size)) {
+      const typename Width<Size>::U t = static_cast<typename Width<Size>::U>(v);
+      std::memcpy(reinterpret_cast<uint8_t*>(lin + e.addend), &t, Size);
+      return;
+    }
+    write_slow(lin, Size, v);
+  }
+  // Checks that a write of `size` bytes at `lin` would succeed (for instructions that must fault
+  // before changing any state, e.g. PUSH of a far return frame).
+  void probe_write(uint64_t lin, unsigned size);
+  uint64_t read_sized(uint64_t lin, unsigned size);
+  void write_sized(uint64_t lin, unsigned size, uint64_t v);
+  void read_bytes(uint64_t lin, void* dst, size_t n);
+  void write_bytes(uint64_t lin, const void* src, size_t n);
+
+  // Supervisor-mode implicit accesses (descriptor tables, TSS, IDT): CPL-independent.
+  uint64_t read_system(uint64_t lin, unsigned size);
+  void write_system(uint64_t lin, unsigned size, uint64_t v);
+
+  // --- operands ---------------------------------------------------------------------------
+  // Operand i of kind register or memory ("E" operands) at the instruction's operand size.
+  template <unsigned Size>
+  uint64_t read_op(const DecodedOp& op, unsigned i) {
+    switch (op.kind[i]) {
+      case OpKind::kReg: return reg<Size>(op.reg[i]);
+      case OpKind::kMem: return read<Size>(linear(op, Size, false));
+      default: return op.imm;
+    }
+  }
+  template <unsigned Size>
+  void write_op(const DecodedOp& op, unsigned i, uint64_t v) {
+    if (op.kind[i] == OpKind::kReg)
+      set_reg<Size>(op.reg[i], v);
+    else
+      write<Size>(linear(op, Size, true), v);
+  }
+
+  // --- stack ------------------------------------------------------------------------------
+  // Push/pop with the current stack-address size (SS.B, or 64-bit mode).
+  void push(uint64_t v, unsigned size);
+  uint64_t pop(unsigned size);
+  uint64_t stack_pointer() const;
+  void set_stack_pointer(uint64_t v);
+  unsigned stack_addr_size() const;
+
+  // --- faults -----------------------------------------------------------------------------
+  [[noreturn]] void raise(uint8_t vector);
+  [[noreturn]] void raise(uint8_t vector, uint32_t error);
+  [[noreturn]] void raise_gp0() { raise(kGp, 0); }
+  [[noreturn]] void raise_ud() { raise(kUd); }
+  // #SS(0) for stack-segment memory operands, #GP(0) otherwise.
+  [[noreturn]] void raise_segment_fault(unsigned seg);
+  void require_cpl0() {
+    if (m_cpl != 0) raise_gp0();
+  }
+
+  // --- control and segment state (system handlers) ---------------------------------------------
+  void write_cr0(uint64_t v);
+  void write_cr3(uint64_t v);
+  void write_cr4(uint64_t v);
+  void write_cr8(uint64_t v);
+  uint64_t read_cr8();
+  void write_efer(uint64_t v);
+  bool read_msr(uint32_t msr, uint64_t& v);   // false: #GP
+  bool write_msr(uint32_t msr, uint64_t v);   // false: #GP
+  void cpuid(uint32_t leaf, uint32_t subleaf, uint32_t out[4]) const;
+
+  // Loads a segment register in the current mode with all descriptor checks (SDM Vol. 3 §5.5,
+  // §3.4.3); raises #GP/#SS/#NP with selector error codes.
+  void load_segment(unsigned seg, uint16_t selector);
+  // Loads the hidden cache directly (real mode, SYSCALL, VM entry, ...).
+  void set_segment(unsigned seg, const Segment& v);
+  // Reads the 8-byte descriptor for `selector` from the GDT/LDT, or raises #GP(selector).
+  uint64_t read_descriptor(uint16_t selector, uint8_t fault_vector);
+  static Segment segment_from_descriptor(uint16_t selector, uint64_t desc);
+  void set_cpl(unsigned cpl);
+  void mode_changed();        // CR0/CR4/EFER/CS/SS/RFLAGS.VM changes: recompute derived state
+  void flush_tlb(bool include_global);
+  void flush_tlb_page(uint64_t lin);
+
+  // I/O permission for IN/OUT/INS/OUTS (SDM Vol. 1 §19.5): IOPL, then the TSS I/O bitmap.
+  void check_io_permission(uint16_t port, unsigned size);
+  // Far control transfers (JMP/CALL ptr or m16:xx, RETF) in every mode.
+  void far_jump(uint16_t selector, uint64_t offset, unsigned opsize);
+  void far_call(uint16_t selector, uint64_t offset, unsigned opsize);
+  void far_return(unsigned opsize, uint16_t pop_bytes);
+  // Halts the core until an interrupt (HLT).
+  void halt();
+  // Instruction-level side effects handlers need.
+  void end_block() { m_break_block = true; }
+  void set_interrupt_shadow() { m_interrupt_shadow = true; m_break_block = true; }
+  void count_unimplemented(uint16_t mnemonic);
+  // Exception and interrupt delivery through the IDT (SDM Vol. 3 §6.12); `software` marks
+  // INT n / INT3 / INTO (privilege check against the gate DPL, RIP after the instruction).
+  void deliver_event(uint8_t vector, bool has_error, uint32_t error, bool software,
+                     uint64_t return_rip);
+  // IRET/IRETD/IRETQ in every mode.
+  void iret(unsigned opsize);
+  void enter_shutdown(const char* why);
+
+  Decoder& decoder() { return *m_decoder; }
+  // CodeMap notifications (through the core's listener).
+  void on_code_written(uint64_t paddr, uint64_t len);
+  void on_page_became_code(uint64_t phys_page);
+  BlockCache& block_cache() { return m_blocks; }
+
+ private:
+  struct Listener;
+  friend class Decoder;
+  const Block* build_block(uint64_t lin, uint64_t phys);
+  void fetch_phys(uint64_t paddr, uint8_t* dst, size_t n);
+  void after_single_step(bool tf_before);
+  uint64_t read_slow(uint64_t lin, unsigned size);
+  void write_slow(uint64_t lin, unsigned size, uint64_t v);
+  void check_segment(unsigned seg, uint64_t ea, unsigned size, bool write);
+  // Translation of one linear address to a physical address (page walk on a fast-TLB miss).
+  // Installs the fast-TLB entry for RAM pages. Raises #PF/#GP.
+  uint64_t translate(uint64_t lin, unsigned access);
+  uint64_t phys_read(uint64_t paddr, unsigned size);
+  void phys_write(uint64_t paddr, unsigned size, uint64_t v);
+  const Block* lookup_block();
+  void execute_block(const Block& b, unsigned max_ops);
+  void handle_attention();
+  void handle_fault(const GuestFault& f);
+  bool deliverable_interrupt();
+
+  CpuEnv& m_env;
+  CodeMap& m_code_map;
+  CoreParams m_params;
+  std::unique_ptr<Decoder> m_decoder;
+  BlockCache m_blocks;
+  std::unique_ptr<Listener> m_listener;
+  unsigned m_init_count = 0;
+
+  // Derived from the architectural state by mode_changed().
+  uint64_t m_rflags_other = rflags::kFixed1;  // RFLAGS without the arithmetic flags
+  uint64_t m_seg_base[kNumSegs + 1] = {};     // [kSegNone] == 0
+  uint64_t m_lin_mask = 0xffffffff;
+  unsigned m_cpl = 0;
+  uint32_t m_mode_key = 0;
+  DecodeMode m_decode_mode{};
+  bool m_stack32 = false;
+  FastTlb m_tlb_sup, m_tlb_user;
+  FastTlb* m_tlb = &m_tlb_sup;
+
+  // Execution control.
+  Cycles m_cycles = 0;
+  Cycles m_until = 0;
+  ActivityState m_activity = ActivityState::kActive;
+  bool m_attention = false;
+  bool m_break_block = false;
+  bool m_stop_requested = false;
+  bool m_interrupt_shadow = false;
+  bool m_nmi_pending = false;
+  bool m_nmi_blocked = false;
+  bool m_init_pending = false;
+  bool m_sipi_pending = false;
+  uint8_t m_sipi_vector = 0;
+  unsigned m_delivery_depth = 0;  // nested exception delivery (#DF, triple fault)
+  uint8_t m_first_fault_vector = 0;
+  const char* m_shutdown_reason = "";
+  const Block* m_cur_block = nullptr;
+  const DecodedOp* m_cur_op = nullptr;
+
+ public:
+  // Statistics (registered with the StatRegistry; plain counters on the hot path).
+  uint64_t m_instructions = 0;
+  uint64_t m_blocks_executed = 0;
+  uint64_t m_block_lookups_fast = 0;
+  uint64_t m_block_lookups_slow = 0;
+  uint64_t m_blocks_decoded = 0;
+  uint64_t m_smc_invalidations = 0;
+  uint64_t m_tlb_misses = 0;
+  uint64_t m_page_walks = 0;
+  uint64_t m_halts = 0;
+  uint64_t m_halted_cycles = 0;
+  uint64_t m_exceptions[32] = {};
+  uint64_t m_interrupts[256] = {};
+  uint64_t m_unimplemented = 0;
+};
+
+}  // namespace vmxsim::cpu

@@ -1,0 +1,100 @@
+// CPUID: the processor's identity and features. Only implemented features are advertised
+// (ARCHITECTURE §5: capabilities are honest).
+#include <cstring>
+
+#include "cpu/core.h"
+
+namespace vmxsim::cpu {
+
+namespace {
+constexpr uint32_t bit(unsigned n) { return 1u << n; }
+
+void put_string(uint32_t out[4], const char* s, const int order[4]) {
+  for (int i = 0; i < 4; ++i) std::memcpy(&out[order[i]], s + 4 * i, 4);
+}
+}  // namespace
+
+void Core::cpuid(uint32_t leaf, uint32_t sub, uint32_t out[4]) const {
+  enum { A, B, C, D };
+  out[A] = out[B] = out[C] = out[D] = 0;
+  const unsigned ncpu = m_params.cpu_count;
+  unsigned core_bits = 0;
+  while ((1u << core_bits) < ncpu) ++core_bits;
+  switch (leaf) {
+    case 0: {
+      out[A] = 0xd;
+      char v[13] = {};
+      std::strncpy(v, m_params.vendor.c_str(), 12);
+      std::memcpy(&out[B], v, 4);
+      std::memcpy(&out[D], v + 4, 4);
+      std::memcpy(&out[C], v + 8, 4);
+      break;
+    }
+    case 1:
+      out[A] = m_params.cpuid_family_model_stepping;
+      out[B] = (8u << 8) | ((ncpu > 1 ? (1u << core_bits) : 1u) << 16) | (m_params.apic_id << 24);
+      out[C] = bit(13) /*CX16*/ | bit(17) /*PCID*/ | bit(21) /*x2APIC*/ | bit(22) /*MOVBE*/ |
+               bit(23) /*POPCNT*/ | bit(24) /*TSC-deadline*/ | bit(26) /*XSAVE*/ |
+               bit(30) /*RDRAND*/ | ((s.cr4 & cr4::kOsxsave) ? bit(27) : 0);
+      out[D] = bit(0) /*FPU*/ | bit(2) /*DE*/ | bit(3) /*PSE*/ | bit(4) /*TSC*/ | bit(5) /*MSR*/ |
+               bit(6) /*PAE*/ | bit(8) /*CX8*/ | bit(9) /*APIC*/ | bit(11) /*SEP*/ |
+               bit(12) /*MTRR*/ | bit(13) /*PGE*/ | bit(15) /*CMOV*/ | bit(16) /*PAT*/ |
+               bit(17) /*PSE-36*/ | bit(19) /*CLFSH*/ | bit(23) /*MMX*/ | bit(24) /*FXSR*/ |
+               bit(25) /*SSE*/ | bit(26) /*SSE2*/ | (ncpu > 1 ? bit(28) : 0) /*HTT*/;
+      if (!(s.apic_base & (1ull << 11))) out[D] &= ~bit(9);
+      break;
+    case 7:
+      if (sub == 0) {
+        out[B] = bit(3) /*BMI1*/ | bit(7) /*SMEP*/ | bit(8) /*BMI2*/ | bit(9) /*ERMS*/ |
+                 bit(10) /*INVPCID*/ | bit(18) /*RDSEED*/ | bit(20) /*SMAP*/;
+        out[C] = bit(2) /*UMIP*/;
+      }
+      break;
+    case 0xb: {
+      // x2APIC topology: one thread per core, `ncpu` cores in one package.
+      out[D] = m_params.apic_id;
+      if (sub == 0) {
+        out[A] = 0;
+        out[B] = 1;
+        out[C] = (1u << 8) | sub;
+      } else if (sub == 1) {
+        out[A] = core_bits;
+        out[B] = ncpu;
+        out[C] = (2u << 8) | sub;
+      } else {
+        out[C] = sub;
+      }
+      break;
+    }
+    case 0xd:
+      if (sub == 0) {
+        out[A] = 3;  // x87 and SSE state components
+        out[B] = 512 + 64;
+        out[C] = 512 + 64;
+      } else if (sub == 1) {
+        out[A] = bit(0);  // XSAVEOPT
+      }
+      break;
+    case 0x80000000: out[A] = 0x80000008; break;
+    case 0x80000001:
+      out[C] = bit(0) /*LAHF/SAHF*/ | bit(5) /*LZCNT*/ | bit(8) /*PREFETCHW*/;
+      out[D] = bit(11) /*SYSCALL*/ | bit(20) /*NX*/ | bit(26) /*1 GiB pages*/ |
+               bit(27) /*RDTSCP*/ | bit(29) /*LM*/;
+      break;
+    case 0x80000002: case 0x80000003: case 0x80000004: {
+      char b[49] = {};
+      std::strncpy(b, m_params.brand.c_str(), 48);
+      static const int kOrder[4] = {A, B, C, D};
+      put_string(out, b + 16 * (leaf - 0x80000002), kOrder);
+      break;
+    }
+    case 0x80000007: out[D] = bit(8); break;  // invariant TSC
+    case 0x80000008: out[A] = m_params.phys_addr_bits | (m_params.lin_addr_bits << 8); break;
+    default:
+      // Leaves above the maximum return the highest basic leaf's values on Intel; we return
+      // zeros for unknown leaves within range, which software treats as "not supported".
+      break;
+  }
+}
+
+}  // namespace vmxsim::cpu

@@ -1,0 +1,9 @@
+// Handler group: sse (not yet implemented; every mnemonic of the group raises #UD).
+#include "cpu/core.h"
+#include "cpu/decode/isa_table.h"
+
+namespace vmxsim::cpu {
+
+void register_sse(IsaTable&) {}
+
+}  // namespace vmxsim::cpu

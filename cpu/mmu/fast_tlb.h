@@ -1,0 +1,47 @@
+// The core's translation cache for the data and fetch paths: a direct-mapped array of
+// linear-page -> host-pointer entries for RAM pages (ARCHITECTURE §4). It is architecturally a
+// TLB: a translation stays in use until INVLPG, a CR3 write or another flush removes it, exactly
+// as hardware may keep it. One instance per privilege class (supervisor, user) so that a hit
+// needs no permission check: an entry is installed only for accesses the page walk allowed.
+// Write tags are withheld for pages that hold decoded code, so every store to such a page takes
+// the slow path, where self-modifying code is detected.
+#pragma once
+
+#include <cstdint>
+
+namespace vmxsim::cpu {
+
+struct FastTlbEntry {
+  uint64_t read_tag = ~0ull;   // linear page address when reads may use `addend`
+  uint64_t write_tag = ~0ull;  // linear page address when writes may use `addend`
+  uint64_t addend = 0;         // host address = linear address + addend
+  uint64_t phys_page = ~0ull;  // physical page address, for code-page write protection
+  bool global = false;         // survives CR3 writes (PTE.G with CR4.PGE)
+};
+
+class FastTlb {
+ public:
+  static constexpr unsigned kEntries = 512;
+
+  FastTlbEntry& entry(uint64_t lin) { return m_e[(lin >> 12) & (kEntries - 1)]; }
+  const FastTlbEntry& entry(uint64_t lin) const { return m_e[(lin >> 12) & (kEntries - 1)]; }
+
+  void flush(bool include_global) {
+    for (auto& e : m_e)
+      if (include_global || !e.global) e = FastTlbEntry{};
+  }
+  void flush_page(uint64_t lin) {
+    FastTlbEntry& e = entry(lin);
+    if (e.read_tag == (lin & ~0xfffull) || e.write_tag == (lin & ~0xfffull)) e = FastTlbEntry{};
+  }
+  // A physical page now holds code: stores to it must take the slow path.
+  void protect_code_page(uint64_t phys_page) {
+    for (auto& e : m_e)
+      if (e.phys_page == phys_page) e.write_tag = ~0ull;
+  }
+
+ private:
+  FastTlbEntry m_e[kEntries];
+};
+
+}  // namespace vmxsim::cpu

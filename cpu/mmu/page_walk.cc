@@ -1,0 +1,164 @@
+// Linear-to-physical translation on a fast-TLB miss: 32-bit, PAE and 4-level paging with
+// accessed/dirty bits, NX, WP, SMEP, SMAP, protection keys off, and exact #PF error codes
+// (SDM Vol. 3 §4.3-§4.7).
+#include "cpu/code_map.h"
+#include "cpu/core.h"
+
+namespace vmxsim::cpu {
+
+namespace {
+constexpr uint64_t kPteP = 1ull << 0, kPteRw = 1ull << 1, kPteUs = 1ull << 2, kPteA = 1ull << 5,
+                   kPteD = 1ull << 6, kPtePs = 1ull << 7, kPteG = 1ull << 8, kPteXd = 1ull << 63;
+}  // namespace
+
+uint64_t Core::translate(uint64_t lin, unsigned access) {
+  ++m_tlb_misses;
+  const bool write = access & kAccessWrite;
+  const bool exec = access & kAccessExec;
+  const bool implicit = access & kAccessImplicit;
+  const bool user = m_cpl == 3 && !implicit;
+  FastTlb& tlb = user ? m_tlb_user : m_tlb_sup;
+
+  uint64_t phys;
+  bool allow_write = true, page_user = true, global = false;
+  if (!(s.cr0 & cr0::kPg)) {
+    phys = lin & (long_mode() ? ~0ull : 0xffffffffull);
+  } else {
+    ++m_page_walks;
+    const uint64_t maxphy_mask = ((1ull << m_params.phys_addr_bits) - 1) & ~0xfffull;
+    const bool nxe = s.efer & efer::kNxe;
+    // Reserved physical-address bits and XD without NXE (PAE and 4-level formats).
+    const uint64_t rsvd_hi = (~((1ull << m_params.phys_addr_bits) - 1) & 0x000fffffffffffffull) |
+                             (nxe ? 0 : kPteXd);
+    uint32_t err = (write ? pf::kW : 0) | (user ? pf::kU : 0) |
+                   (exec && ((nxe && (s.cr4 & cr4::kPae)) || (s.cr4 & cr4::kSmep)) ? pf::kI : 0);
+    auto fault = [&](uint32_t extra) {
+      throw GuestFault{kPf, true, err | extra, lin};
+    };
+    // Entries whose A (and D) bits we set once the whole translation is known to succeed.
+    uint64_t entry_addr[5];
+    uint64_t entry_val[5];
+    unsigned entry_size = 8, n = 0;
+    bool rw = true, us = true, xd = false;
+    uint64_t page_mask;  // offset bits within the final page
+
+    auto read_entry = [&](uint64_t addr) {
+      const uint64_t v = phys_read(addr, entry_size);
+      entry_addr[n] = addr;
+      entry_val[n] = v;
+      ++n;
+      if (!(v & kPteP)) fault(0);
+      rw = rw && (v & kPteRw);
+      us = us && (v & kPteUs);
+      if (entry_size == 8) xd = xd || (v & kPteXd);
+      return v;
+    };
+
+    if (long_mode()) {
+      // 4-level paging (SDM §4.5).
+      uint64_t e = read_entry((s.cr3 & maxphy_mask) + ((lin >> 39) & 0x1ff) * 8);
+      if (e & (rsvd_hi | kPtePs)) fault(pf::kP | pf::kRsvd);
+      e = read_entry((e & maxphy_mask) + ((lin >> 30) & 0x1ff) * 8);
+      if (e & rsvd_hi) fault(pf::kP | pf::kRsvd);
+      if (e & kPtePs) {
+        if (e & 0x3fffe000ull) fault(pf::kP | pf::kRsvd);
+        page_mask = (1ull << 30) - 1;
+        phys = (e & maxphy_mask & ~page_mask) | (lin & page_mask);
+      } else {
+        e = read_entry((e & maxphy_mask) + ((lin >> 21) & 0x1ff) * 8);
+        if (e & rsvd_hi) fault(pf::kP | pf::kRsvd);
+        if (e & kPtePs) {
+          if (e & 0x1fe000ull) fault(pf::kP | pf::kRsvd);
+          page_mask = (1ull << 21) - 1;
+          phys = (e & maxphy_mask & ~page_mask) | (lin & page_mask);
+        } else {
+          e = read_entry((e & maxphy_mask) + ((lin >> 12) & 0x1ff) * 8);
+          if (e & rsvd_hi) fault(pf::kP | pf::kRsvd);
+          page_mask = 0xfff;
+          phys = (e & maxphy_mask) | (lin & 0xfff);
+        }
+      }
+    } else if (s.cr4 & cr4::kPae) {
+      // PAE paging (SDM §4.4). PDPTEs are read at walk time.
+      const uint64_t pdpte = phys_read((s.cr3 & 0xffffffe0ull) + ((lin >> 30) & 3) * 8, 8);
+      if (!(pdpte & kPteP)) fault(0);
+      if (pdpte & (rsvd_hi | kPteXd | 0x1e6ull)) fault(pf::kP | pf::kRsvd);
+      uint64_t e = read_entry((pdpte & maxphy_mask) + ((lin >> 21) & 0x1ff) * 8);
+      if (e & rsvd_hi) fault(pf::kP | pf::kRsvd);
+      if (e & kPtePs) {
+        if (e & 0x1fe000ull) fault(pf::kP | pf::kRsvd);
+        page_mask = (1ull << 21) - 1;
+        phys = (e & maxphy_mask & ~page_mask) | (lin & page_mask);
+      } else {
+        e = read_entry((e & maxphy_mask) + ((lin >> 12) & 0x1ff) * 8);
+        if (e & rsvd_hi) fault(pf::kP | pf::kRsvd);
+        page_mask = 0xfff;
+        phys = (e & maxphy_mask) | (lin & 0xfff);
+      }
+    } else {
+      // 32-bit paging (SDM §4.3), with 4 MiB pages under CR4.PSE (PSE-36 address bits).
+      entry_size = 4;
+      uint64_t e = read_entry((s.cr3 & 0xfffff000ull) + ((lin >> 22) & 0x3ff) * 4);
+      if ((e & kPtePs) && (s.cr4 & cr4::kPse)) {
+        if (e & (1ull << 21)) fault(pf::kP | pf::kRsvd);
+        page_mask = (1ull << 22) - 1;
+        const uint64_t hi = ((e >> 13) & 0xff) << 32;
+        phys = ((e & 0xffc00000ull) | hi) + (lin & page_mask);
+      } else {
+        e = read_entry((e & 0xfffff000ull) + ((lin >> 12) & 0x3ff) * 4);
+        page_mask = 0xfff;
+        phys = (e & 0xfffff000ull) | (lin & 0xfff);
+      }
+      (void)page_mask;
+    }
+
+    // Permission checks (SDM §4.6).
+    const uint64_t last = entry_val[n - 1];
+    global = (last & kPteG) && (s.cr4 & cr4::kPge);
+    page_user = us;
+    const bool wp = s.cr0 & cr0::kWp;
+    if (user) {
+      if (!us) fault(pf::kP);
+      if (write && !rw) fault(pf::kP);
+      allow_write = rw;
+    } else {
+      if (exec && us && (s.cr4 & cr4::kSmep)) fault(pf::kP);
+      if (!exec && us && (s.cr4 & cr4::kSmap) &&
+          (implicit || !(m_rflags_other & rflags::kAc)))
+        fault(pf::kP);
+      allow_write = rw || !wp;
+      if (write && !allow_write) fault(pf::kP);
+    }
+    if (exec && xd && nxe) fault(pf::kP);
+
+    // Success: set accessed bits, and the dirty bit of the final entry on a write.
+    for (unsigned i = 0; i < n; ++i) {
+      uint64_t v = entry_val[i];
+      const uint64_t want = kPteA | ((i == n - 1 && write) ? kPteD : 0);
+      if ((v & want) != want) phys_write(entry_addr[i], entry_size, v | want);
+    }
+    // A write mapping in the fast TLB needs D already set, so that the first store through it
+    // sets D (that happens here, on this miss).
+    if (!write && !(last & kPteD)) allow_write = false;
+  }
+
+  // Install the translation when the page is RAM.
+  const uint64_t ppage = phys & ~0xfffull;
+  if (uint8_t* host = m_env.dmi_page(ppage, true)) {
+    FastTlbEntry& e = tlb.entry(lin);
+    // SMAP makes supervisor data accesses to user pages depend on RFLAGS.AC: keep them slow.
+    const bool smap_sensitive = !user && page_user && (s.cr4 & cr4::kSmap);
+    if (!smap_sensitive || exec) {
+      if (e.phys_page != ppage || e.read_tag != (lin & ~0xfffull)) e = FastTlbEntry{};
+      e.addend = reinterpret_cast<uint64_t>(host) - (lin & ~0xfffull);
+      e.phys_page = ppage;
+      e.global = global;
+      if (!smap_sensitive) e.read_tag = lin & ~0xfffull;
+      if (allow_write && !m_code_map.page_has_code(ppage) && !smap_sensitive)
+        e.write_tag = lin & ~0xfffull;
+    }
+  }
+  return phys;
+}
+
+}  // namespace vmxsim::cpu
