@@ -1,0 +1,196 @@
+#include "cpu/sc/cpu_module.h"
+
+#include <cstring>
+
+namespace vmxsim::cpu {
+
+using namespace sc_core;
+
+CpuModule::CpuModule(sc_module_name name, CodeMap& code_map, const CoreParams& params,
+                     uint64_t quantum_cycles, Limits limits, StopHandler on_stop)
+    : sc_module(name),
+      mem_socket("mem_socket"),
+      io_socket("io_socket"),
+      m_core(std::make_unique<Core>(*this, code_map, params)),
+      m_quantum_cycles(quantum_cycles ? quantum_cycles : 1),
+      m_period_ps(1'000'000'000'000ull / params.core_hz),
+      m_limits(limits),
+      m_on_stop(std::move(on_stop)) {
+  if (m_period_ps == 0) m_period_ps = 1;
+  SC_HAS_PROCESS(CpuModule);
+  SC_THREAD(run_thread);
+}
+
+CpuModule::~CpuModule() = default;
+
+sc_time CpuModule::cycles_to_time(uint64_t cycles) const {
+  return sc_time::from_value(cycles * m_period_ps * (sc_time(1, SC_PS).value()));
+}
+
+uint64_t CpuModule::time_to_cycles(const sc_time& t) const {
+  return t.value() / sc_time(1, SC_PS).value() / m_period_ps;
+}
+
+sc_time CpuModule::local_time_offset() const {
+  const sc_time core_time = cycles_to_time(m_core->cycles());
+  return core_time > sc_time_stamp() ? core_time - sc_time_stamp() : SC_ZERO_TIME;
+}
+
+void CpuModule::wake() {
+  m_core->signal_interrupt();
+  m_wake_event.notify(SC_ZERO_TIME);
+}
+
+void CpuModule::run_thread() {
+  Core& core = *m_core;
+  for (;;) {
+    // The core never runs behind global time (it may have slept).
+    const uint64_t now = time_to_cycles(sc_time_stamp());
+    if (core.cycles() < now) core.set_cycles(now);
+
+    uint64_t until = core.cycles() + m_quantum_cycles;
+    if (m_apic) until = std::min(until, std::max(m_apic->next_event_cycles(), core.cycles() + 1));
+    if (m_limits.max_cycles) until = std::min(until, m_limits.max_cycles);
+    const StopReason r = core.run(until);
+    if (m_apic) m_apic->update();
+
+    if (m_limits.max_instructions && core.instructions() >= m_limits.max_instructions) {
+      m_on_stop("instruction limit reached (" + std::to_string(m_limits.max_instructions) +
+                    " instructions)", 6);
+      wait(m_wake_event);
+      continue;
+    }
+    if (m_limits.max_cycles && core.cycles() >= m_limits.max_cycles) {
+      m_on_stop("cycle limit reached (" + std::to_string(m_limits.max_cycles) + " cycles)", 6);
+      wait(m_wake_event);
+      continue;
+    }
+
+    switch (r) {
+      case StopReason::kQuantum:
+      case StopReason::kRequested:
+        wait(local_time_offset());  // synchronise with the rest of the system
+        break;
+      case StopReason::kHalted:
+      case StopReason::kWaitForSipi: {
+        // Sleep until the next local timer event or until something wakes us.
+        wait(local_time_offset());
+        const uint64_t next = m_apic && r == StopReason::kHalted ? m_apic->next_event_cycles() : ~0ull;
+        const uint64_t before = core.cycles();
+        if (next != ~0ull && next > core.cycles()) {
+          wait(cycles_to_time(next - core.cycles()), m_wake_event);
+        } else if (next == ~0ull) {
+          wait(m_wake_event);
+        }
+        const uint64_t after = std::max(before, time_to_cycles(sc_time_stamp()));
+        core.set_cycles(std::max(after, std::min(next, after)));
+        core.m_halted_cycles += core.cycles() - before;
+        if (m_apic) m_apic->update();
+        core.signal_interrupt();
+        break;
+      }
+      case StopReason::kShutdown:
+        if (!m_shutdown_reported) {
+          m_shutdown_reported = true;
+          m_on_stop(std::string("guest shutdown: ") + core.shutdown_reason(), 4);
+        }
+        wait(m_wake_event);
+        break;
+    }
+  }
+}
+
+void CpuModule::transport(tlm_utils::simple_initiator_socket<CpuModule>& s, tlm::tlm_command cmd,
+                          uint64_t addr, unsigned size, uint8_t* data) {
+  tlm::tlm_generic_payload trans;
+  sc_time delay = local_time_offset();
+  trans.set_command(cmd);
+  trans.set_address(addr);
+  trans.set_data_ptr(data);
+  trans.set_data_length(size);
+  trans.set_streaming_width(size);
+  trans.set_byte_enable_ptr(nullptr);
+  trans.set_dmi_allowed(false);
+  trans.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+  s->b_transport(trans, delay);
+}
+
+uint8_t* CpuModule::dmi_page(uint64_t paddr, bool write) {
+  if (m_apic && m_apic->mmio_owns(paddr)) return nullptr;
+  const uint64_t page = paddr & ~0xfffull;
+  for (const DmiRegion& r : m_dmi)
+    if (r.start <= page && page + 0xfff <= r.end && (!write || r.writable))
+      return r.ptr + (page - r.start);
+  if (page == m_dmi_denied_page) return nullptr;
+  tlm::tlm_generic_payload trans;
+  tlm::tlm_dmi dmi;
+  trans.set_command(write ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND);
+  trans.set_address(page);
+  trans.set_data_length(0);
+  if (!mem_socket->get_direct_mem_ptr(trans, dmi) || dmi.get_start_address() > page ||
+      dmi.get_end_address() < page + 0xfff || (write && !dmi.is_write_allowed())) {
+    m_dmi_denied_page = page;
+    return nullptr;
+  }
+  DmiRegion& slot = m_dmi[(page >> 21) % kDmiSlots];
+  slot.start = dmi.get_start_address();
+  slot.end = dmi.get_end_address();
+  slot.ptr = dmi.get_dmi_ptr();
+  slot.writable = dmi.is_write_allowed();
+  return slot.ptr + (page - slot.start);
+}
+
+uint64_t CpuModule::phys_read(uint64_t paddr, unsigned size, Cycles& stall) {
+  if (m_apic && m_apic->mmio_owns(paddr)) return m_apic->mmio_read(paddr, size);
+  uint8_t buf[8] = {};
+  transport(mem_socket, tlm::TLM_READ_COMMAND, paddr, size, buf);
+  uint64_t v = 0;
+  std::memcpy(&v, buf, size);
+  (void)stall;
+  return v;
+}
+
+void CpuModule::phys_write(uint64_t paddr, unsigned size, uint64_t value, Cycles& stall) {
+  if (m_apic && m_apic->mmio_owns(paddr)) {
+    m_apic->mmio_write(paddr, size, value);
+    return;
+  }
+  uint8_t buf[8];
+  std::memcpy(buf, &value, 8);
+  transport(mem_socket, tlm::TLM_WRITE_COMMAND, paddr, size, buf);
+  (void)stall;
+}
+
+uint32_t CpuModule::io_read(uint16_t port, unsigned size, Cycles& stall) {
+  uint8_t buf[4] = {};
+  transport(io_socket, tlm::TLM_READ_COMMAND, port, size, buf);
+  uint32_t v = 0;
+  std::memcpy(&v, buf, size);
+  (void)stall;
+  return v;
+}
+
+void CpuModule::io_write(uint16_t port, unsigned size, uint32_t value, Cycles& stall) {
+  uint8_t buf[4];
+  std::memcpy(buf, &value, 4);
+  transport(io_socket, tlm::TLM_WRITE_COMMAND, port, size, buf);
+  (void)stall;
+}
+
+bool CpuModule::msr_read(uint32_t msr, uint64_t& value) { return m_apic && m_apic->msr_read(msr, value); }
+bool CpuModule::msr_write(uint32_t msr, uint64_t value) { return m_apic && m_apic->msr_write(msr, value); }
+int CpuModule::pending_interrupt() { return m_apic ? m_apic->pending_interrupt() : -1; }
+void CpuModule::acknowledge_interrupt(int vector) {
+  if (m_apic) m_apic->acknowledge(vector);
+}
+void CpuModule::set_tpr(uint8_t tpr) {
+  if (m_apic) m_apic->set_tpr(tpr);
+}
+uint8_t CpuModule::get_tpr() { return m_apic ? m_apic->get_tpr() : 0; }
+
+void CpuModule::triple_fault(const char* why) {
+  // Reported by run_thread when the core returns kShutdown.
+  (void)why;
+}
+
+}  // namespace vmxsim::cpu
