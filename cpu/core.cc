@@ -118,6 +118,24 @@ void Core::set_rflags(uint64_t v) {
   if (m_rflags_other & rflags::kTf) m_attention = true;
 }
 
+uint64_t Core::reg_sized(unsigned r, unsigned size) const {
+  switch (size) {
+    case 1: return reg<1>(r);
+    case 2: return reg<2>(r);
+    case 4: return reg<4>(r);
+    default: return reg<8>(r);
+  }
+}
+
+void Core::set_reg_sized(unsigned r, unsigned size, uint64_t v) {
+  switch (size) {
+    case 1: set_reg<1>(r, v); break;
+    case 2: set_reg<2>(r, v); break;
+    case 4: set_reg<4>(r, v); break;
+    default: set_reg<8>(r, v); break;
+  }
+}
+
 void Core::set_cpl(unsigned cpl) {
   if (cpl == m_cpl) return;
   m_cpl = cpl;

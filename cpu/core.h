@@ -40,7 +40,7 @@ struct CoreParams {
   bool bsp = true;
   uint64_t tsc_hz = 2'000'000'000;          // TSC increments per second
   uint64_t core_hz = 2'000'000'000;         // cycles per second
-  uint8_t latency[static_cast<int>(TimingClass::kCount)] = {};  // cycles per timing class
+  uint16_t latency[static_cast<int>(TimingClass::kCount)] = {};  // cycles per timing class
   unsigned max_block_ops = 64;
   // CPUID identity (the rest of CPUID is computed from features).
   uint32_t cpuid_family_model_stepping = 0x000506e3;  // Skylake

@@ -63,7 +63,7 @@ struct DecodedOp {
   uint16_t imm16 = 0;    // far pointer selector, ENTER frame size
   uint8_t cond = 0;      // condition code for Jcc/SETcc/CMOVcc, or a handler-specific sub-op
   TimingClass tclass = TimingClass::kAlu;
-  uint8_t cycles = 1;    // base latency from the CPU profile, filled when the block is built
+  uint16_t cycles = 1;   // base latency from the CPU profile, filled when the block is built
 
   bool ends_block() const { return attrs & attr::kEndsBlock; }
 };

@@ -1,0 +1,186 @@
+#include "platform/pc/pc_machine.h"
+
+#include <fstream>
+
+#include "platform/devices/debug_exit.h"
+#include "platform/devices/fw_cfg.h"
+#include "platform/devices/pci_host.h"
+#include "platform/devices/pic8259.h"
+#include "platform/devices/uart16550.h"
+#include "platform/loader/multiboot_loader.h"
+#include "platform/pc/apic_wiring.h"
+#include "sim/config.h"
+#include "sim/stats.h"
+
+namespace vmxsim::platform {
+
+using namespace sc_core;
+
+namespace {
+
+// The loader writes through the RAM's host-side interface; physical addresses at and above
+// 4 GiB hold the RAM beyond 3.5 GiB (the PCI hole sits in between, as on a PC).
+class RamLoaderView final : public loader::GuestMemory {
+ public:
+  explicit RamLoaderView(mem::Ram& ram) : m_ram(ram) {}
+  uint64_t ram_size() const override { return m_ram.size(); }
+  void write(uint64_t paddr, const void* data, size_t len) override {
+    const uint64_t off = paddr >= loader::kHighRamBase ? paddr - loader::kHighRamBase + loader::kLowRamLimit : paddr;
+    m_ram.write(off, data, len);
+  }
+
+ private:
+  mem::Ram& m_ram;
+};
+
+}  // namespace
+
+PcMachine::PcMachine(sc_module_name name, Config& cfg, StatRegistry& stats,
+                     std::ostream* serial_out, const std::string& serial_file)
+    : sc_module(name), m_cfg(cfg), m_stats(stats) {
+  const unsigned ncpu = static_cast<unsigned>(
+      cfg.declare_uint("system.cpus", 1, "cpus", "number of processors (-smp)", 1, 255));
+  const uint64_t ram_size = cfg.declare_uint("system.memory_size", 256ull << 20, "bytes",
+                                             "RAM size (-m)", 2ull << 20, 1ull << 40);
+  const uint64_t quantum_ns = cfg.declare_uint(
+      "system.quantum_ns", 1000, "ns", "temporal-decoupling quantum of each core", 1, 1'000'000'000);
+  cpu::CpuModule::Limits limits;
+  limits.max_instructions = cfg.declare_uint(
+      "system.max_instructions", 0, "instructions", "stop after this many instructions on any cpu (0: no limit)");
+  limits.max_cycles = cfg.declare_uint("system.max_cycles", 0, "cycles",
+                                       "stop when a cpu reaches this many cycles (0: no limit)");
+
+  cpu::CoreParams params;
+  params.core_hz = cfg.declare_uint("system.cpu.frequency_hz", 2'000'000'000, "Hz", "core clock frequency", 1'000'000, 100'000'000'000);
+  params.tsc_hz = cfg.declare_uint("system.cpu.tsc_hz", 2'000'000'000, "Hz", "time-stamp counter frequency", 1'000'000, 100'000'000'000);
+  params.cpuid_family_model_stepping = static_cast<uint32_t>(cfg.declare_uint(
+      "system.cpu.family_model_stepping", 0x506e3, "", "CPUID.1:EAX signature", 0, 0xffffffff));
+  params.max_block_ops = static_cast<unsigned>(cfg.declare_uint(
+      "system.cpu.max_block_ops", 64, "instructions", "longest decoded basic block", 1, 4096));
+  params.phys_addr_bits = static_cast<unsigned>(cfg.declare_uint(
+      "system.cpu.phys_addr_bits", 40, "bits", "MAXPHYADDR (CPUID.80000008:EAX[7:0])", 36, 52));
+  for (int i = 0; i < static_cast<int>(cpu::TimingClass::kCount); ++i) {
+    const char* cls = cpu::to_string(static_cast<cpu::TimingClass>(i));
+    params.latency[i] = static_cast<uint16_t>(cfg.declare_uint(
+        std::string("system.cpu.latency.") + cls, 1, "cycles",
+        std::string("base latency of one '") + cls + "' instruction", 0, 65535));
+  }
+  params.cpu_count = ncpu;
+  const uint64_t quantum_cycles = std::max<uint64_t>(1, quantum_ns * params.core_hz / 1'000'000'000);
+
+  m_mem_bus = std::make_unique<mem::Bus>("mem_bus");
+  m_io_bus = std::make_unique<mem::Bus>("io_bus", 0xffff);
+  m_ram = std::make_unique<mem::Ram>("ram", ram_size, &m_code_map);
+  m_mem_bus->initiator_socket.bind(m_ram->socket);
+  build_memory_map(ram_size);
+  m_mem_targets = 1;
+
+  // Serial port, debug exit, fw_cfg, PIC, PCI configuration ports.
+  std::ostream* out = serial_out;
+  if (!serial_file.empty()) {
+    auto file = std::make_unique<std::ofstream>(serial_file);
+    if (!*file) throw ConfigError("cannot open serial output file '" + serial_file + "'");
+    out = file.get();
+    m_serial_file = std::move(file);
+  }
+  m_uart = &add_io_device(std::make_unique<Uart16550>(cfg, stats, "system.uart0", out), "uart0", 0x3f8, 8);
+  auto& dbg = add_io_device(std::make_unique<DebugExit>(), "debug_exit", 0xf4, 4);
+  dbg.set_callback([this](int status) { stop("guest exit", status, true); });
+  add_io_device(std::make_unique<FwCfg>(ram_size, static_cast<uint16_t>(ncpu)), "fw_cfg", 0x510, 2);
+  auto& pic = add_io_device(std::make_unique<Pic8259Pair>(), "pic_master", 0x20, 2, 0x20);
+  m_io_bus->map(m_io_targets - 1, 0xa0, 2, "pic_slave", 0xa0);
+  m_io_bus->map(m_io_targets - 1, 0x4d0, 2, "elcr", 0x4d0);
+  add_io_device(std::make_unique<PciHost>(), "pci_host", 0xcf8, 8);
+
+  // Cores, each with its local APIC; the APIC bus connects them, the IOAPIC and the PIC.
+  m_apic = std::make_unique<ApicWiring>(cfg, stats, ncpu, params.core_hz, pic);
+  for (unsigned i = 0; i < ncpu; ++i) {
+    cpu::CoreParams p = params;
+    p.apic_id = i;
+    p.bsp = i == 0;
+    const std::string cname = "cpu" + std::to_string(i);
+    auto mod = std::make_unique<cpu::CpuModule>(
+        cname.c_str(), m_code_map, p, quantum_cycles, limits,
+        [this](const std::string& why, int status) { stop(why, status, false); });
+    mod->mem_socket.bind(m_mem_bus->target_socket);
+    mod->io_socket.bind(m_io_bus->target_socket);
+    mod->core().register_stats(stats, "system." + cname);
+    m_apic->attach_cpu(i, *mod);
+    m_cpus.push_back(std::move(mod));
+  }
+  m_apic->map_devices(*m_mem_bus, m_mem_targets, *m_io_bus, m_io_targets);
+  m_mem_bus->register_stats(stats, "system.mem_bus");
+  m_io_bus->register_stats(stats, "system.io_bus");
+  m_ram->register_stats(stats, "system.ram");
+}
+
+PcMachine::~PcMachine() = default;
+
+void PcMachine::build_memory_map(uint64_t ram_size) {
+  // RAM below the 3.5 GiB PCI hole at 0, the rest from 4 GiB (matches the loader's memory map).
+  const uint64_t low = std::min(ram_size, loader::kLowRamLimit);
+  m_mem_bus->map(0, 0, low, "ram_low", 0);
+  if (ram_size > low) m_mem_bus->map(0, loader::kHighRamBase, ram_size - low, "ram_high", low);
+}
+
+template <class Dev>
+Dev& PcMachine::add_io_device(std::unique_ptr<Dev> dev, const char* name, uint64_t base,
+                              uint64_t size, uint64_t target_offset) {
+  Dev& ref = *dev;
+  auto tlm = std::make_unique<TlmDevice>(name, ref);
+  m_io_bus->initiator_socket.bind(tlm->socket);
+  m_io_bus->map(m_io_targets++, base, size, name, target_offset);
+  m_devices.push_back(std::move(dev));
+  m_tlm_devices.push_back(std::move(tlm));
+  return ref;
+}
+
+const std::string& PcMachine::serial_output() const { return m_uart->output(); }
+
+void PcMachine::stop(const std::string& reason, int status, bool guest_exit) {
+  if (m_stopped) return;
+  m_stopped = true;
+  m_stop_reason = reason;
+  m_exit_status = status;
+  m_guest_exit = guest_exit;
+  for (auto& c : m_cpus) c->core().request_stop();
+  sc_stop();
+}
+
+void PcMachine::boot(const BootRequest& req) {
+  RamLoaderView view(*m_ram);
+  const std::vector<loader::Module> modules = loader::parse_module_list(req.initrd);
+  const loader::BootInfo bi = loader::load_kernel(req.kernel, req.append, modules, view);
+  m_apic->write_acpi_tables([this](uint64_t paddr, const void* data, size_t len) {
+    m_ram->write(paddr, data, len);
+  });
+
+  cpu::Core& c = m_cpus[0]->core();
+  // Multiboot machine state (Multiboot Specification §3.2): 32-bit protected mode, paging off,
+  // flat 4 GiB code and data segments, interrupts disabled, EAX = magic, EBX = info address.
+  cpu::Segment code;
+  code.selector = 0x10;
+  code.base = 0;
+  code.limit = 0xffffffff;
+  code.ar = cpu::ar::kP | cpu::ar::kS | cpu::ar::kCodeBit | cpu::ar::kCodeReadable |
+            cpu::ar::kAccessed | cpu::ar::kDb | cpu::ar::kG;
+  cpu::Segment data = code;
+  data.selector = 0x18;
+  data.ar = cpu::ar::kP | cpu::ar::kS | cpu::ar::kDataWritable | cpu::ar::kAccessed |
+            cpu::ar::kDb | cpu::ar::kG;
+  c.s.cr0 = cpu::cr0::kPe | cpu::cr0::kEt;
+  for (unsigned i = 0; i < cpu::kNumSegs; ++i) c.s.seg[i] = data;
+  c.s.seg[cpu::kCs] = code;
+  c.s.gdtr = {0, 0};
+  c.s.idtr = {0, 0};
+  c.s.gpr[cpu::kRax] = bi.eax;
+  c.s.gpr[cpu::kRbx] = bi.ebx;
+  c.s.rip = bi.entry;
+  c.set_rflags(cpu::rflags::kFixed1);
+  c.mode_changed();
+  c.flush_tlb(true);
+  if (bi.kind == loader::BootInfo::Kind::Elf64Plain)
+    throw loader::LoadError(req.kernel + ": plain ELF64 kernels are not supported yet; add a multiboot header");
+}
+
+}  // namespace vmxsim::platform
