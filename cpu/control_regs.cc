@@ -82,7 +82,9 @@ bool Core::read_msr(uint32_t msr, uint64_t& v) {
   switch (msr) {
     case 0x10: v = tsc(); return true;                       // IA32_TSC
     case 0x17: v = 0; return true;                           // IA32_PLATFORM_ID
-    case 0x1b: v = s.apic_base; return true;                 // IA32_APIC_BASE
+    case 0x1b:  // IA32_APIC_BASE: the local APIC owns it when there is one
+      if (!m_env.msr_read(msr, v)) v = s.apic_base;
+      return true;
     case 0x3a: v = s.feature_control; return true;           // IA32_FEATURE_CONTROL
     case 0x8b: v = 0; return true;                           // IA32_BIOS_SIGN_ID
     case 0xfe: v = 0x508; return true;                       // IA32_MTRRCAP: 8 var, fixed, WC
@@ -118,11 +120,9 @@ bool Core::write_msr(uint32_t msr, uint64_t v) {
   switch (msr) {
     case 0x10: s.tsc_offset = v - (tsc() - s.tsc_offset); return true;
     case 0x1b:
-      // Reserved bits, and x2APIC enable without xAPIC enable, are #GP (SDM Vol. 3 §10.12.5).
-      if (v & (phys_mask | 0x2ffull)) return false;
-      if ((v & (1ull << 10)) && !(v & (1ull << 11))) return false;
-      s.apic_base = (v & ~(1ull << 8)) | (s.apic_base & (1ull << 8));
-      m_env.msr_write(msr, s.apic_base);  // the local APIC follows its base and mode
+      // The local APIC checks reserved bits and mode transitions (SDM Vol. 3 §10.12.5).
+      if (!m_env.msr_write(msr, v)) return false;
+      if (!m_env.msr_read(msr, s.apic_base)) s.apic_base = v;
       return true;
     case 0x3a:
       if (s.feature_control & 1) return false;  // locked until reset

@@ -118,6 +118,12 @@ void Core::set_rflags(uint64_t v) {
   if (m_rflags_other & rflags::kTf) m_attention = true;
 }
 
+void Core::update_seg_base(unsigned seg) {
+  // 64-bit mode uses only the FS and GS bases (SDM Vol. 1 §3.4.2.1).
+  const bool flat = (s.efer & efer::kLma) && (s.seg[kCs].ar & ar::kL) && seg != kFs && seg != kGs;
+  m_seg_base[seg] = flat ? 0 : s.seg[seg].base;
+}
+
 uint64_t Core::reg_sized(unsigned r, unsigned size) const {
   switch (size) {
     case 1: return reg<1>(r);
@@ -150,7 +156,7 @@ void Core::mode_changed() {
     m_cpl = 0;
   else if (v86)
     m_cpl = 3;
-  for (unsigned i = 0; i < kNumSegs; ++i) m_seg_base[i] = s.seg[i].base;
+  for (unsigned i = 0; i < kNumSegs; ++i) update_seg_base(i);
   m_seg_base[kSegNone] = 0;
   m_lin_mask = cs_l ? ~0ull : 0xffffffffull;
   DecodeMode dm;

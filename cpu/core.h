@@ -247,6 +247,7 @@ class Core {
   static Segment segment_from_descriptor(uint16_t selector, uint64_t desc);
   void set_cpl(unsigned cpl);
   void mode_changed();        // CR0/CR4/EFER/CS/SS/RFLAGS.VM changes: recompute derived state
+  void update_seg_base(unsigned seg);  // after writing s.seg[seg].base directly
   void flush_tlb(bool include_global);
   void flush_tlb_page(uint64_t lin);
 
@@ -282,6 +283,7 @@ class Core {
   const Block* build_block(uint64_t lin, uint64_t phys);
   void fetch_phys(uint64_t paddr, uint8_t* dst, size_t n);
   void after_single_step(bool tf_before);
+  [[noreturn]] void raise_noncanonical();
   uint64_t read_slow(uint64_t lin, unsigned size);
   void write_slow(uint64_t lin, unsigned size, uint64_t v);
   void check_segment(unsigned seg, uint64_t ea, unsigned size, bool write);

@@ -37,7 +37,7 @@ uint64_t Core::read_descriptor(uint16_t selector, uint8_t fault_vector) {
 
 void Core::set_segment(unsigned seg, const Segment& v) {
   s.seg[seg] = v;
-  m_seg_base[seg] = v.base;
+  update_seg_base(seg);
   if (seg == kCs || seg == kSs) mode_changed();
 }
 

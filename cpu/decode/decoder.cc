@@ -54,12 +54,11 @@ uint8_t map_address_register(ZydisRegister r) {
   return n < kNumGprs ? n : kNoReg;
 }
 
-uint8_t map_segment(ZydisRegister r, DecodeMode mode) {
+// The segment stays known in 64-bit mode too (a non-canonical SS-based access is #SS, others
+// #GP); the core keeps the bases of ES, CS, SS and DS at zero there (SDM Vol. 1 §3.4.2.1).
+uint8_t map_segment(ZydisRegister r) {
   const uint8_t s = map_register(r);
-  if (s >= kNumSegs) return kDs;
-  // 64-bit mode ignores the bases of ES, CS, SS, DS (SDM Vol. 1 §3.4.2.1).
-  if (mode == DecodeMode::k64 && s != kFs && s != kGs) return kSegNone;
-  return s;
+  return s < kNumSegs ? s : kDs;
 }
 
 // Condition code of Jcc/SETcc/CMOVcc: the low nibble of the opcode in all their encodings.
@@ -135,7 +134,7 @@ Decoder::Result Decoder::decode(const uint8_t* bytes, size_t avail, DecodeMode m
   if (has_condition(insn.mnemonic)) out.cond = insn.opcode & 0xf;
 
   // Segment for string instructions and other implicit memory operands defaults to DS.
-  out.seg = mode == DecodeMode::k64 ? kSegNone : kDs;
+  out.seg = kDs;
   bool seen_imm = false;
   unsigned n = 0;
   for (unsigned i = 0; i < insn.operand_count_visible && n < 3; ++i) {
@@ -154,7 +153,7 @@ Decoder::Result Decoder::decode(const uint8_t* bytes, size_t avail, DecodeMode m
         out.index = map_address_register(z.mem.index);
         out.scale = z.mem.scale == 8 ? 3 : z.mem.scale == 4 ? 2 : z.mem.scale == 2 ? 1 : 0;
         out.disp = z.mem.disp.has_displacement ? z.mem.disp.value : 0;
-        out.seg = map_segment(z.mem.segment, mode);
+        out.seg = map_segment(z.mem.segment);
         if (out.base == kRegNextRip) out.attrs |= attr::kRipRelative;
         if (out.base == kNoReg || out.index == kNoReg) {  // e.g. MPX bound registers
           out.fn = &op_unimplemented;

@@ -34,14 +34,19 @@ void Core::phys_write(uint64_t paddr, unsigned size, uint64_t v) {
   m_cycles += stall;
 }
 
+// A non-canonical data address is #SS(0) when the instruction's segment is SS, else #GP(0).
+void Core::raise_noncanonical() {
+  raise_segment_fault(m_cur_op ? m_cur_op->seg : kDs);
+}
+
 uint64_t Core::read_slow(uint64_t lin, unsigned size) {
-  if (long_mode() && !is_canonical(lin)) raise_gp0();
+  if (long_mode() && !is_canonical(lin)) raise_noncanonical();
   const unsigned off = lin & 0xfff;
   if (off + size <= 4096) return phys_read(translate(lin, kAccessRead), size);
   // Page-crossing: translate both pages before reading (either may fault).
   const unsigned first = 4096 - off;
   const uint64_t lin2 = (lin + first) & m_lin_mask;
-  if (long_mode() && !is_canonical(lin2)) raise_gp0();
+  if (long_mode() && !is_canonical(lin2)) raise_noncanonical();
   const uint64_t p1 = translate(lin, kAccessRead);
   const uint64_t p2 = translate(lin2, kAccessRead);
   uint64_t v = 0;
@@ -53,7 +58,7 @@ uint64_t Core::read_slow(uint64_t lin, unsigned size) {
 }
 
 void Core::write_slow(uint64_t lin, unsigned size, uint64_t v) {
-  if (long_mode() && !is_canonical(lin)) raise_gp0();
+  if (long_mode() && !is_canonical(lin)) raise_noncanonical();
   const unsigned off = lin & 0xfff;
   if (off + size <= 4096) {
     phys_write(translate(lin, kAccessWrite), size, v);
@@ -61,7 +66,7 @@ void Core::write_slow(uint64_t lin, unsigned size, uint64_t v) {
   }
   const unsigned first = 4096 - off;
   const uint64_t lin2 = (lin + first) & m_lin_mask;
-  if (long_mode() && !is_canonical(lin2)) raise_gp0();
+  if (long_mode() && !is_canonical(lin2)) raise_noncanonical();
   const uint64_t p1 = translate(lin, kAccessWrite);
   const uint64_t p2 = translate(lin2, kAccessWrite);
   for (unsigned i = 0; i < size; ++i) {

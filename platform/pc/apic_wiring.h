@@ -30,6 +30,8 @@ class ApicWiring {
   void attach_cpu(unsigned index, cpu::CpuModule& cpu);
   // Maps the IOAPIC (MMIO) and the ACPI PM block (ports); advances the target counters.
   void map_devices(mem::Bus& mem_bus, unsigned& mem_targets, mem::Bus& io_bus, unsigned& io_targets);
+  // The interrupt line of ISA IRQ `irq` (to the PIC and the IOAPIC), for device outputs.
+  std::function<void(bool)> isa_irq_line(unsigned irq);
   using MemoryWriter = std::function<void(uint64_t paddr, const void* data, size_t len)>;
   void write_acpi_tables(const MemoryWriter& write);
 

@@ -94,6 +94,7 @@ PcMachine::PcMachine(sc_module_name name, Config& cfg, StatRegistry& stats,
 
   // Cores, each with its local APIC; the APIC bus connects them, the IOAPIC and the PIC.
   m_apic = std::make_unique<ApicWiring>(cfg, stats, ncpu, params.core_hz, pic);
+  m_uart->set_irq_callback(m_apic->isa_irq_line(4));
   for (unsigned i = 0; i < ncpu; ++i) {
     cpu::CoreParams p = params;
     p.apic_id = i;

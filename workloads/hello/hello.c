@@ -1,5 +1,6 @@
-/* hello: the smallest workload. Prints a greeting, the CPU count from
- * fw_cfg and the memory size from the multiboot info. */
+/* hello: the smallest workload. Prints a greeting, the command line, the CPU
+ * count and RAM size from fw_cfg and the memory sizes from the multiboot
+ * info, then `RESULT hello=1`. */
 #include "runtime.h"
 
 extern char __end[];
@@ -8,12 +9,18 @@ int main(const struct multiboot_info *mbi)
 {
     printf("Hello from vmxsim workload 'hello'\n");
     printf("cmdline: '%s'\n", cmdline());
-    printf("multiboot info at %p, image end %p, first free page %#lx\n", (const void *)mbi,
+    printf("multiboot info at %#x, image end %p, first free page %#lx\n", boot_mbi_phys,
            (void *)__end, alloc_next_free());
-    struct cpuid_regs h = cpuid(0x40000000);
-    char sig[13];
-    memcpy(sig, &h.b, 4); memcpy(sig + 4, &h.c, 4); memcpy(sig + 8, &h.d, 4); sig[12] = 0;
-    printf("hypervisor bit %u, leaf 0x40000000: max %#x sig '%s'\n", (cpuid(1).c >> 31) & 1, h.a, sig);
+    if ((cpuid(1).c >> 31) & 1) {
+        struct cpuid_regs h = cpuid(0x40000000);
+        char sig[13];
+        memcpy(sig, &h.b, 4);
+        memcpy(sig + 4, &h.c, 4);
+        memcpy(sig + 8, &h.d, 4);
+        sig[12] = 0;
+        printf("hypervisor signature '%s'\n", sig);
+    }
+
     unsigned cpus = fw_cfg_cpu_count();
     result("cpus", cpus);
     result("ram_size_mib", fw_cfg_ram_size() >> 20);

@@ -65,8 +65,11 @@ struct multiboot_mmap_entry {
     uint32_t type; /* 1 = usable RAM */
 } __attribute__((packed));
 
+/* A copy of the loader's info structure (its pointers still refer to the
+ * loader's memory; the command line is also copied, see cmdline()). */
 extern const struct multiboot_info *boot_mbi;
-extern uint32_t boot_magic;
+extern uint32_t boot_magic;    /* EAX at entry */
+extern uint32_t boot_mbi_phys; /* EBX at entry */
 int main(const struct multiboot_info *mbi);
 
 /* ---- string/memory (also used by gcc for struct copies) ---- */
@@ -310,10 +313,11 @@ void pic_mask_all(void);
 #define MAX_CPUS 64
 #define AP_TRAMPOLINE_ADDR 0x8000ul
 typedef void (*ap_fn_t)(unsigned cpu_index); /* index 1.. in start order */
-/* Copies the real-mode trampoline to AP_TRAMPOLINE_ADDR and sends
- * INIT-SIPI-SIPI to all other CPUs. Each AP enters long mode, loads the
- * GDT/IDT, runs fn(index) on its own stack, then halts with IF=0. Returns
- * immediately; use smp_started() to see how many APs have entered fn. */
+/* Copies the real-mode trampoline to AP_TRAMPOLINE_ADDR (overwriting that
+ * page) and sends INIT-SIPI-SIPI to all other CPUs. Each AP enters long mode
+ * on the shared page tables, loads the GDT/IDT (no TSS: no IST or ring 3 on
+ * APs), runs fn(index) on its own 16 KiB stack, then halts with IF=0.
+ * Returns immediately; smp_started() counts the APs that reached fn. */
 void smp_start_aps(ap_fn_t fn);
 unsigned smp_started(void);
 

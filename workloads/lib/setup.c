@@ -1,7 +1,7 @@
 /* C start-up, command line, page allocator, fw_cfg, PIC, test framework. */
 #include "runtime.h"
 
-extern uint32_t boot_mbi_phys;
+
 extern char __image_start[], __end[];
 const struct multiboot_info *boot_mbi;
 
@@ -93,14 +93,14 @@ static void reserve(uint64_t end)
         alloc_next = end;
 }
 
-static void alloc_init(const struct multiboot_info *mbi)
+static void alloc_init(const struct multiboot_info *mbi, uint64_t mbi_phys)
 {
     /* Start after the image and everything the boot loader handed us
      * (QEMU places the info, command line and modules after the image). */
     alloc_next = (uint64_t)(uintptr_t)__end;
     alloc_limit = 64ull << 20;
     if (mbi) {
-        reserve((uint64_t)(uintptr_t)mbi + sizeof(*mbi));
+        reserve(mbi_phys + sizeof(*mbi));
         if (mbi->flags & MBI_FLAG_MEM)
             alloc_limit = ((uint64_t)mbi->mem_upper + 1024) * 1024;
         if (mbi->flags & MBI_FLAG_CMDLINE)
@@ -231,10 +231,15 @@ void runtime_start(void)
     serial_init();
     pic_mask_all();
     desc_init();
-    boot_mbi = (const struct multiboot_info *)(uintptr_t)boot_mbi_phys;
-    if (boot_magic != MULTIBOOT_BOOTLOADER_MAGIC) {
+    /* Keep a copy of the info structure: the loader's copy may sit in low
+     * memory that smp_start_aps() reuses for the trampoline. */
+    static struct multiboot_info mbi_copy;
+    boot_mbi = NULL;
+    if (boot_magic == MULTIBOOT_BOOTLOADER_MAGIC) {
+        memcpy(&mbi_copy, (const void *)(uintptr_t)boot_mbi_phys, sizeof(mbi_copy));
+        boot_mbi = &mbi_copy;
+    } else {
         printf("warning: boot magic %#x is not multiboot; ignoring boot info\n", boot_magic);
-        boot_mbi = NULL;
     }
     if (boot_mbi && (boot_mbi->flags & MBI_FLAG_CMDLINE) && boot_mbi->cmdline) {
         const char *s = (const char *)(uintptr_t)boot_mbi->cmdline;
@@ -244,6 +249,6 @@ void runtime_start(void)
         memcpy(cmdline_buf, s, n);
         cmdline_buf[n] = 0;
     }
-    alloc_init(boot_mbi);
+    alloc_init(boot_mbi, boot_mbi ? boot_mbi_phys : 0);
     exit(main(boot_mbi));
 }
