@@ -283,7 +283,17 @@ void Core::fetch_phys(uint64_t paddr, uint8_t* dst, size_t n) {
   m_cycles += stall;
 }
 
+void Core::trace_instruction(const DecodedOp& op) const {
+  std::fprintf(stderr, "cpu%u %04x:%016llx %-10s rax=%llx rcx=%llx rdx=%llx rbx=%llx rsp=%llx rflags=%llx\n",
+               m_params.apic_id, s.seg[kCs].selector, static_cast<unsigned long long>(s.rip),
+               ZydisMnemonicGetString(static_cast<ZydisMnemonic>(op.mnemonic)),
+               static_cast<unsigned long long>(s.gpr[kRax]), static_cast<unsigned long long>(s.gpr[kRcx]),
+               static_cast<unsigned long long>(s.gpr[kRdx]), static_cast<unsigned long long>(s.gpr[kRbx]),
+               static_cast<unsigned long long>(s.gpr[kRsp]), static_cast<unsigned long long>(rflags()));
+}
+
 void Core::execute_block(const Block& b, unsigned max_ops) {
+  if (VMXSIM_UNLIKELY(m_params.trace_instructions)) max_ops = 1;
   const DecodedOp* op = b.ops.data();
   const DecodedOp* const end = op + std::min<size_t>(b.ops.size(), max_ops);
   m_cur_block = &b;
@@ -291,6 +301,7 @@ void Core::execute_block(const Block& b, unsigned max_ops) {
   Cycles cycles = 0;
   for (; op != end; ++op) {
     m_cur_op = op;
+    if (VMXSIM_UNLIKELY(m_params.trace_instructions)) trace_instruction(*op);
     s.gpr[kRegNextRip] = s.rip + op->len;
     op->fn(*this, *op);
     s.rip = s.gpr[kRegNextRip];

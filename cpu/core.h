@@ -48,6 +48,9 @@ struct CoreParams {
   std::string brand = "vmxsim x86-64 processor";
   unsigned cpu_count = 1;
   unsigned phys_addr_bits = 40;
+  // Debugging aids (stderr): every delivered exception/interrupt, every executed instruction.
+  bool trace_events = false;
+  bool trace_instructions = false;
   unsigned lin_addr_bits = 48;
 };
 
@@ -294,6 +297,7 @@ class Core {
   void phys_write(uint64_t paddr, unsigned size, uint64_t v);
   const Block* lookup_block();
   void execute_block(const Block& b, unsigned max_ops);
+  void trace_instruction(const DecodedOp& op) const;
   void handle_attention();
   void handle_fault(const GuestFault& f);
   bool deliverable_interrupt();

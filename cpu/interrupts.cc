@@ -45,6 +45,9 @@ void Core::handle_fault(const GuestFault& f) {
     } catch (const GuestFault& second) {
       if (second.vector < 32) ++m_exceptions[second.vector];
       if (vector == kDf || depth > 4) {
+        if (m_params.trace_events)
+          std::fprintf(stderr, "cpu%u triple fault: vector %u during delivery of %u\n",
+                       m_params.apic_id, second.vector, vector);
         enter_shutdown("triple fault");
         return;
       }
@@ -67,6 +70,11 @@ void Core::handle_fault(const GuestFault& f) {
 // the error-code EXT bit is 0; external events and exceptions set EXT in error codes.
 void Core::deliver_event(uint8_t vector, bool has_error, uint32_t error, bool software,
                          uint64_t return_rip) {
+  if (VMXSIM_UNLIKELY(m_params.trace_events))
+    std::fprintf(stderr, "cpu%u event: vector %u%s error %#x at %04x:%#llx (cr2 %#llx)\n",
+                 m_params.apic_id, vector, software ? " (software)" : "", has_error ? error : 0,
+                 s.seg[kCs].selector, static_cast<unsigned long long>(s.rip),
+                 static_cast<unsigned long long>(s.cr2));
   const uint32_t ext = software ? 0 : 1;
   const uint64_t old_flags = rflags();
 

@@ -128,6 +128,9 @@ void int1(Core& c, const DecodedOp&) {
 }
 void iret(Core& c, const DecodedOp& op) { c.iret(op.opsize); }
 
+// ENDBR32/ENDBR64 mark indirect-branch targets for CET; without CET enabled they are NOPs.
+void endbr(Core&, const DecodedOp&) {}
+
 // --- fast system calls --------------------------------------------------------------------------
 
 Segment flat_segment(uint16_t sel, unsigned dpl, bool code, bool l, bool db) {
@@ -345,6 +348,8 @@ void register_control_transfer(IsaTable& t) {
   t.add(ZYDIS_MNEMONIC_INT1, &always<&int1>, TimingClass::kSystem, kEnd, g);
   for (ZydisMnemonic m : {ZYDIS_MNEMONIC_IRET, ZYDIS_MNEMONIC_IRETD, ZYDIS_MNEMONIC_IRETQ})
     t.add(m, &always<&iret>, TimingClass::kSerializing, kEnd, g);
+  t.add(ZYDIS_MNEMONIC_ENDBR32, &always<&endbr>, TimingClass::kNop, 0, g);
+  t.add(ZYDIS_MNEMONIC_ENDBR64, &always<&endbr>, TimingClass::kNop, 0, g);
   t.add(ZYDIS_MNEMONIC_SYSCALL, &always<&syscall>, TimingClass::kSystem, kEnd, g);
   t.add(ZYDIS_MNEMONIC_SYSRET, &always<&sysret>, TimingClass::kSystem, kEnd, g);
   t.add(ZYDIS_MNEMONIC_SYSENTER, &always<&sysenter>, TimingClass::kSystem, kEnd, g);

@@ -589,6 +589,9 @@ ExecFn select_mem_only(const DecodedOp& op) {
 }
 
 // --- x87 state in the FXSAVE/XSAVE image (SDM Vol. 1 Table 10-2) -----------------------------
+// The x87 control word has no bits 7 and 13-15 (they read as 0) and bit 6 reads as 1.
+inline uint16_t fcw_value(uint16_t v) { return static_cast<uint16_t>((v & 0x1f3f) | 0x40); }
+
 inline void put16(uint8_t* p, uint16_t v) { std::memcpy(p, &v, 2); }
 inline void put32(uint8_t* p, uint32_t v) { std::memcpy(p, &v, 4); }
 inline uint16_t get16(const uint8_t* p) { uint16_t v; std::memcpy(&v, p, 2); return v; }
@@ -645,7 +648,7 @@ void put_x87(const Core& c, uint8_t* img) {
   }
 }
 void get_x87(Core& c, const uint8_t* img) {
-  c.s.fpu_cw = get16(img + 0);
+  c.s.fpu_cw = fcw_value(get16(img + 0));
   c.s.fpu_sw = get16(img + 2);
   for (unsigned i = 0; i < 8; ++i) {
     std::memcpy(c.s.x87[i], img + 32 + 16 * i, 10);
@@ -816,14 +819,29 @@ ExecFn select_always(const DecodedOp&) {
 }
 
 // --- x87 control -----------------------------------------------------------------------------
+// Sets FSW.TOP. CpuState::x87 holds the registers in ST(i) order (as FXSAVE stores them), so
+// the physical registers R0-R7 move to new ST positions.
+void set_x87_top(Core& c, unsigned top) {
+  const unsigned old = (c.s.fpu_sw >> 11) & 7;
+  if (top != old) {
+    uint8_t phys[8][16];
+    for (unsigned i = 0; i < 8; ++i) std::memcpy(phys[(old + i) & 7], c.s.x87[i], 16);
+    for (unsigned i = 0; i < 8; ++i) std::memcpy(c.s.x87[i], phys[(top + i) & 7], 16);
+  }
+  c.s.fpu_sw = static_cast<uint16_t>((c.s.fpu_sw & ~0x3800u) | (top << 11));
+}
+
+// EMMS: all tags empty and TOP = 0 (SDM Vol. 1 Table 9-2).
 void emms(Core& c, const DecodedOp&) {
   if (c.s.cr0 & cr0::kEm) c.raise_ud();
   if (c.s.cr0 & cr0::kTs) c.raise(kNm);
   c.s.fpu_tw = 0xffff;
+  set_x87_top(c, 0);
 }
 void fninit(Core& c, const DecodedOp&) {
   check_x87(c);
   c.s.fpu_cw = 0x37f;
+  set_x87_top(c, 0);  // the registers keep their contents
   c.s.fpu_sw = 0;
   c.s.fpu_tw = 0xffff;
 }
@@ -837,8 +855,7 @@ void fnstcw_Mw(Core& c, const DecodedOp& op) {
 }
 void fldcw_Mw(Core& c, const DecodedOp& op) {
   check_x87(c);
-  const uint16_t v = static_cast<uint16_t>(c.read<2>(c.linear(op, 2, false)));
-  c.s.fpu_cw = v | 0x40;  // bit 6 reads as 1
+  c.s.fpu_cw = fcw_value(static_cast<uint16_t>(c.read<2>(c.linear(op, 2, false))));
 }
 template <bool Mem>
 void fnstsw(Core& c, const DecodedOp& op) {

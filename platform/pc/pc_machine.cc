@@ -66,6 +66,10 @@ PcMachine::PcMachine(sc_module_name name, Config& cfg, StatRegistry& stats,
         std::string("base latency of one '") + cls + "' instruction", 0, 65535));
   }
   params.cpu_count = ncpu;
+  params.trace_events = cfg.declare_bool("debug.trace_events", false,
+                                         "print every exception and interrupt delivery to stderr");
+  params.trace_instructions = cfg.declare_bool(
+      "debug.trace_instructions", false, "print every executed instruction to stderr (slow)");
   const uint64_t quantum_cycles = std::max<uint64_t>(1, quantum_ns * params.core_hz / 1'000'000'000);
 
   m_mem_bus = std::make_unique<mem::Bus>("mem_bus");

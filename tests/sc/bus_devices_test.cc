@@ -121,6 +121,17 @@ struct Top {
   plat::TlmDevice pm_t{"acpi_pm", pm};
   plat::TlmDevice pic_t{"pic", pic};
   plat::TlmDevice pci_t{"pci_host", pci};
+  std::vector<std::string> map_errors;  // what() of each provoked error, "" if none was thrown
+
+  template <class F>
+  static std::string throws(F f) {
+    try {
+      f();
+    } catch (const std::invalid_argument& e) {
+      return e.what();
+    }
+    return "";
+  }
 
   Top() {
     code_map.add_listener(&spy);
@@ -146,6 +157,12 @@ struct Top {
     io_bus.map(4, 0xa0, 2, "pic_slave", 0xa0);
     io_bus.map(4, 0x4d0, 2, "elcr", 0x4d0);
     io_bus.map(5, 0xcf8, 8, "pci_host");
+    // Map-time errors are provoked here, before the kernel has run a thread: ASan mistakes an
+    // exception thrown on the main stack after QuickThreads switches for a stack-use-after-scope.
+    map_errors.push_back(throws([&] { mem_bus.map(0, 0x1000, 0x1000, "overlap"); }));
+    map_errors.push_back(throws([&] { io_bus.map(0, 0x3fc, 8, "overlap"); }));
+    map_errors.push_back(throws([&] { io_bus.map(0, 0xfff0, 0x20, "too_far"); }));
+    map_errors.push_back(throws([&] { io_bus.map(0, 0x3000, 0, "empty"); }));
     mem_bus.register_stats(stats, "system.mem_bus");
     io_bus.register_stats(stats, "system.io_bus");
     ram.register_stats(stats, "system.ram");
@@ -194,14 +211,16 @@ TEST(Bus, AccessStraddlingTheEndOfRam) {
   EXPECT_EQ(t.init.read(t.init.mem, kRamSize - 4, 8), 0xffffffff'44332211ull);
 }
 
-TEST(Bus, OverlappingWindowIsAnErrorAtMapTime) {
+TEST(Bus, BadWindowsAreErrorsAtMapTime) {
   Top& t = top();
-  EXPECT_THROW(t.mem_bus.map(0, 0x1000, 0x1000, "overlap"), std::invalid_argument);
-  EXPECT_THROW(t.io_bus.map(0, 0x3fc, 8, "overlap"), std::invalid_argument);
-  EXPECT_THROW(t.io_bus.map(0, 0xfff0, 0x20, "too_far"), std::invalid_argument);
-  EXPECT_THROW(t.io_bus.map(9, 0x2000, 4, "no_target"), std::invalid_argument);
-  EXPECT_EQ(t.io_bus.find(0x3fc)->name, "uart0");
-  EXPECT_EQ(t.io_bus.find(0x2000), nullptr);
+  ASSERT_EQ(t.map_errors.size(), 4u);
+  EXPECT_NE(t.map_errors[0].find("overlaps 'ram'"), std::string::npos) << t.map_errors[0];
+  EXPECT_NE(t.map_errors[1].find("overlaps 'uart0'"), std::string::npos) << t.map_errors[1];
+  EXPECT_NE(t.map_errors[2].find("exceeds"), std::string::npos) << t.map_errors[2];
+  EXPECT_NE(t.map_errors[3].find("size 0"), std::string::npos) << t.map_errors[3];
+  EXPECT_EQ(t.io_bus.find(0x3fc)->name, "uart0");  // nothing changed
+  EXPECT_EQ(t.io_bus.find(0x3000), nullptr);
+  EXPECT_EQ(t.mem_bus.find(0x1000)->name, "ram");
 }
 
 TEST(Ram, ReadWriteAndCodeMapNotification) {

@@ -229,6 +229,7 @@ NORETURN void runtime_start(void);
 void runtime_start(void)
 {
     serial_init();
+    serial_putc('\n'); /* end whatever line firmware left open (SeaBIOS does) */
     pic_mask_all();
     desc_init();
     /* Keep a copy of the info structure: the loader's copy may sit in low

@@ -160,7 +160,8 @@ TEST_F(Machine32, PushPopSegmentsAndPopSs) {
   EXPECT_EQ(m.gpr(kRax), 0xaaaa0000u | TestMachine::kCode32);
   m.gpr(kRax) = TestMachine::kCode32;
   EXPECT_EQ(run({0x50, 0x17}).exception, kGp);  // push eax; pop ss with a code selector
-  EXPECT_EQ(m.gpr(kRsp) + 12, esp - 4 + 0u) << "POP SS faulted before moving ESP";
+  // POP SS faulted before moving ESP; the exception frame (EFLAGS, CS, EIP, error) is below.
+  EXPECT_EQ(m.gpr(kRsp), esp - 4 - 16);
 }
 
 // --- 32-bit only instructions ----------------------------------------------------------------------

@@ -9,7 +9,7 @@ using namespace vmxsim::cpu;
 
 namespace {
 
-constexpr uint64_t kP = 1, kRw = 2, kPs = 1u << 7;
+constexpr uint64_t kP = 1, kRw = 2, kUs = 4, kPs = 1u << 7;
 
 CoreParams test_params() {
   CoreParams p;
@@ -100,24 +100,46 @@ void TestMachine::build_idt(bool long_mode) {
   state().idtr.limit = long_mode ? 256 * 16 - 1 : 256 * 8 - 1;
 }
 
+// TSS with the ring-0 stack: RSP0 at offset 4 (64-bit TSS) or ESP0/SS0 at 4/8 (32-bit TSS).
+void TestMachine::build_tss(bool long_mode) {
+  uint8_t tss[0x68] = {};
+  if (long_mode) {
+    const uint64_t rsp0 = kRing0StackTop;
+    std::memcpy(tss + 4, &rsp0, 8);
+  } else {
+    const uint32_t esp0 = static_cast<uint32_t>(kRing0StackTop);
+    const uint16_t ss0 = kData;
+    std::memcpy(tss + 4, &esp0, 4);
+    std::memcpy(tss + 8, &ss0, 2);
+  }
+  tss[0x66] = sizeof tss;  // I/O bitmap base beyond the limit: no I/O bitmap
+  write(kTss, tss, sizeof tss);
+  Segment& tr = state().tr;
+  tr.selector = 0x40;
+  tr.base = kTss;
+  tr.limit = sizeof tss - 1;
+  tr.ar = ar::kP | 11;  // busy 32/64-bit TSS
+}
+
 // PML4 -> PDPT -> one page directory of 512 2 MiB pages.
 void TestMachine::build_page_tables_64() {
   std::vector<uint64_t> t(3 * 512, 0);
-  t[0] = (kPageTables + 0x1000) | kP | kRw;
-  t[512] = (kPageTables + 0x2000) | kP | kRw;
-  for (uint64_t i = 0; i < 512; ++i) t[1024 + i] = (i << 21) | kP | kRw | kPs;
+  t[0] = (kPageTables + 0x1000) | kP | kRw | kUs;
+  t[512] = (kPageTables + 0x2000) | kP | kRw | kUs;
+  for (uint64_t i = 0; i < 512; ++i) t[1024 + i] = (i << 21) | kP | kRw | kUs | kPs;
   write(kPageTables, t.data(), t.size() * 8);
 }
 
 // 32-bit paging: one page directory with 256 4 MiB pages (CR4.PSE).
 void TestMachine::build_page_tables_32() {
   std::vector<uint32_t> pd(1024, 0);
-  for (uint32_t i = 0; i < 256; ++i) pd[i] = (i << 22) | kP | kRw | kPs;
+  for (uint32_t i = 0; i < 256; ++i) pd[i] = (i << 22) | kP | kRw | kUs | kPs;
   write(kPageTables, pd.data(), pd.size() * 4);
 }
 
 void TestMachine::enter_long_mode() {
   build_idt(true);
+  build_tss(true);
   build_page_tables_64();
   CpuState& s = state();
   s.cr0 = cr0::kPe | cr0::kMp | cr0::kEt | cr0::kNe | cr0::kWp | cr0::kPg;
@@ -135,6 +157,7 @@ void TestMachine::enter_long_mode() {
 
 void TestMachine::enter_protected_mode(bool paging) {
   build_idt(false);
+  build_tss(false);
   CpuState& s = state();
   s.cr0 = cr0::kPe | cr0::kMp | cr0::kEt | cr0::kNe;
   s.cr4 = cr4::kOsfxsr | cr4::kOsxmmexcpt;
@@ -191,6 +214,7 @@ RunResult TestMachine::run(uint64_t rip, Cycles max_cycles) {
   wake();
   m_env.triple_fault_reason.clear();
   state().rip = rip;
+  const Segment cs_before = state().seg[kCs], ss_before = state().seg[kSs];
   RunResult r;
   r.stop = m_core->run(m_core->cycles() + max_cycles);
   r.halted = m_core->activity() == ActivityState::kHalted;
@@ -212,6 +236,29 @@ RunResult TestMachine::run(uint64_t rip, Cycles max_cycles) {
   } else {
     const uint64_t sp = s.seg[kSs].base + (s.gpr[kRsp] & 0xffff);
     r.fault_rip = read<uint16_t>(sp);
+  }
+  // HLT at CPL 3 raises #GP(0). When the test's code ends in a HLT at CPL 3, treat that as the
+  // end of the run and put back the user-mode state the exception delivery replaced.
+  if (r.exception == kGp && r.error_code == 0 && m_core->protected_mode() && !m_core->v86_mode()) {
+    const bool lm = m_core->long_mode();
+    const uint64_t sp = lm ? s.gpr[kRsp] : s.seg[kSs].base + (s.gpr[kRsp] & 0xffffffff);
+    const uint64_t cs_sel = lm ? read<uint64_t>(sp + 16) : read<uint32_t>(sp + 8);
+    const uint64_t fault_lin = cs_before.base + r.fault_rip;
+    if ((cs_sel & 3) == 3 && fault_lin < ram().size() && ram()[fault_lin] == 0xf4) {
+      const uint64_t fl = lm ? read<uint64_t>(sp + 24) : read<uint32_t>(sp + 12);
+      const uint64_t user_sp = lm ? read<uint64_t>(sp + 32) : read<uint32_t>(sp + 16);
+      CpuState& st = state();
+      st.seg[kCs] = cs_before;
+      st.seg[kSs] = ss_before;
+      st.gpr[kRsp] = user_sp;
+      st.rip = r.fault_rip + 1;
+      m_core->set_rflags(fl);
+      m_core->mode_changed();
+      m_core->set_cpl(3);
+      r.exception = -1;
+      r.error_code = 0;
+      r.fault_rip = 0;
+    }
   }
   return r;
 }

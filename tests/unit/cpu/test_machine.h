@@ -5,7 +5,9 @@
 //
 // Physical memory layout (all below kFreeBase is owned by the machine):
 //   0x1000 GDT   0x2000 IDT   0x3000 exception stubs (16 bytes per vector, each a HLT)
-//   0x10000 page tables       kFreeBase (0x100000) and above: free for tests
+//   0x4000 TSS (ring-0 stack for exceptions from CPL 3 and virtual-8086 mode)
+//   0x10000 page tables (user-accessible)   0xf0000 ring-0 stack top   0xff000 default stack top
+//   kFreeBase (0x100000) and above: free for tests
 #pragma once
 
 #include <cstdint>
@@ -73,6 +75,8 @@ class TestMachine {
   static constexpr uint64_t kGdt = 0x1000;
   static constexpr uint64_t kIdt = 0x2000;
   static constexpr uint64_t kStubs = 0x3000;  // HLT for vector v at kStubs + 16 * v
+  static constexpr uint64_t kTss = 0x4000;
+  static constexpr uint64_t kRing0StackTop = 0xf0000;
   static constexpr uint64_t kPageTables = 0x10000;
   static constexpr uint64_t kFreeBase = 0x100000;
   static constexpr uint64_t kDefaultStackTop = 0xff000;
@@ -129,6 +133,7 @@ class TestMachine {
  private:
   void build_gdt();
   void build_idt(bool long_mode);
+  void build_tss(bool long_mode);
   void build_page_tables_64();
   void build_page_tables_32();
   void wake();
