@@ -7,10 +7,13 @@ namespace vmxsim::cpu {
 namespace {
 bool canonical(uint64_t v) { return static_cast<uint64_t>(static_cast<int64_t>(v << 16) >> 16) == v; }
 
-constexpr uint64_t kCr4Supported = cr4::kVme | cr4::kPvi | cr4::kTsd | cr4::kDe | cr4::kPse |
-                                   cr4::kPae | cr4::kMce | cr4::kPge | cr4::kPce | cr4::kOsfxsr |
-                                   cr4::kOsxmmexcpt | cr4::kUmip | cr4::kFsgsbase | cr4::kPcide |
-                                   cr4::kOsxsave | cr4::kSmep | cr4::kSmap;
+// CR4 bits this processor implements (others are reserved: #GP on MOV to CR4).
+uint64_t cr4_supported(const CpuFeatures& f) {
+  return cr4::kVme | cr4::kPvi | cr4::kTsd | cr4::kDe | cr4::kPse | cr4::kPae | cr4::kMce |
+         cr4::kPge | cr4::kPce | cr4::kOsfxsr | cr4::kOsxmmexcpt | cr4::kOsxsave |
+         (f.umip ? cr4::kUmip : 0) | (f.pcid ? cr4::kPcide : 0) | (f.smep ? cr4::kSmep : 0) |
+         (f.smap ? cr4::kSmap : 0);
+}
 }  // namespace
 
 void Core::write_cr0(uint64_t v) {
@@ -47,7 +50,7 @@ void Core::write_cr3(uint64_t v) {
 }
 
 void Core::write_cr4(uint64_t v) {
-  if (v & ~kCr4Supported) raise_gp0();
+  if (v & ~cr4_supported(m_params.features)) raise_gp0();
   if (long_mode() && !(v & cr4::kPae)) raise_gp0();
   if ((v & cr4::kPcide) && !(s.cr4 & cr4::kPcide) && (!long_mode() || (s.cr3 & 0xfff))) raise_gp0();
   const uint64_t old = s.cr4;
@@ -107,7 +110,10 @@ bool Core::read_msr(uint32_t msr, uint64_t& v) {
     case 0xc0000100: v = s.seg[kFs].base; return true;
     case 0xc0000101: v = s.seg[kGs].base; return true;
     case 0xc0000102: v = s.kernel_gs_base; return true;
-    case 0xc0000103: v = s.tsc_aux; return true;
+    case 0xc0000103:
+      if (!m_params.features.rdtscp) return false;
+      v = s.tsc_aux;
+      return true;
     default: break;
   }
   if (msr >= 0x268 && msr <= 0x26f) { v = s.mtrr_fixed[3 + msr - 0x268]; return true; }
@@ -170,7 +176,10 @@ bool Core::write_msr(uint32_t msr, uint64_t v) {
       m_seg_base[kGs] = v;
       return true;
     case 0xc0000102: if (!canonical(v)) return false; s.kernel_gs_base = v; return true;
-    case 0xc0000103: if (v >> 32) return false; s.tsc_aux = v; return true;
+    case 0xc0000103:
+      if ((v >> 32) || !m_params.features.rdtscp) return false;
+      s.tsc_aux = v;
+      return true;
     default: break;
   }
   if (msr >= 0x268 && msr <= 0x26f) { s.mtrr_fixed[3 + msr - 0x268] = v; return true; }

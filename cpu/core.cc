@@ -342,6 +342,7 @@ StopReason Core::run(Cycles until) {
       const bool tf = m_rflags_other & rflags::kTf;
       if (VMXSIM_LIKELY(!m_interrupt_shadow && !tf)) {
         execute_block(*b, ~0u);
+        if (VMXSIM_UNLIKELY(m_step_rule != StepRule::kNormal)) after_single_step(false);
       } else {
         const bool shadow_before = m_interrupt_shadow;
         execute_block(*b, 1);

@@ -10,6 +10,7 @@
 
 #include "cpu/block_cache.h"
 #include "cpu/cpu_env.h"
+#include "cpu/cpu_features.h"
 #include "cpu/cpu_state.h"
 #include "cpu/decoded_op.h"
 #include "cpu/guest_fault.h"
@@ -45,6 +46,8 @@ struct CoreParams {
   // CPUID identity (the rest of CPUID is computed from features).
   uint32_t cpuid_family_model_stepping = 0x000506e3;  // Skylake
   std::string vendor = "GenuineIntel";
+  bool syscall_in_compat_mode = false;  // AMD semantics (vendor AuthenticAMD)
+  CpuFeatures features;
   std::string brand = "vmxsim x86-64 processor";
   unsigned cpu_count = 1;
   unsigned phys_addr_bits = 40;
@@ -53,6 +56,10 @@ struct CoreParams {
   bool trace_instructions = false;
   unsigned lin_addr_bits = 48;
 };
+
+// When the single-step trap (RFLAGS.TF) follows an instruction: normally when TF was set before
+// it; SYSCALL/SYSENTER clear TF without a trap; SYSRET/SYSEXIT trap when they set TF.
+enum class StepRule : uint8_t { kNormal, kSuppress, kAfterIfTf };
 
 enum class StopReason : uint8_t { kQuantum, kHalted, kWaitForSipi, kShutdown, kRequested };
 
@@ -264,6 +271,7 @@ class Core {
   void halt();
   // Instruction-level side effects handlers need.
   void end_block() { m_break_block = true; }
+  void set_step_rule(StepRule r) { m_step_rule = r; }
   void set_interrupt_shadow() { m_interrupt_shadow = true; m_break_block = true; }
   void count_unimplemented(uint16_t mnemonic);
   // Exception and interrupt delivery through the IDT (SDM Vol. 3 §6.12); `software` marks
@@ -335,6 +343,8 @@ class Core {
   bool m_sipi_pending = false;
   uint8_t m_sipi_vector = 0;
   unsigned m_delivery_depth = 0;  // nested exception delivery (#DF, triple fault)
+  bool m_delivering_fault = false;  // the event being delivered is a fault (RF in the frame)
+  StepRule m_step_rule = StepRule::kNormal;
   uint8_t m_first_fault_vector = 0;
   const char* m_shutdown_reason = "";
   const Block* m_cur_block = nullptr;

@@ -16,6 +16,7 @@ void put_string(uint32_t out[4], const char* s, const int order[4]) {
 
 void Core::cpuid(uint32_t leaf, uint32_t sub, uint32_t out[4]) const {
   enum { A, B, C, D };
+  const CpuFeatures& f = m_params.features;
   out[A] = out[B] = out[C] = out[D] = 0;
   const unsigned ncpu = m_params.cpu_count;
   unsigned core_bits = 0;
@@ -33,9 +34,9 @@ void Core::cpuid(uint32_t leaf, uint32_t sub, uint32_t out[4]) const {
     case 1:
       out[A] = m_params.cpuid_family_model_stepping;
       out[B] = (8u << 8) | ((ncpu > 1 ? (1u << core_bits) : 1u) << 16) | (m_params.apic_id << 24);
-      out[C] = bit(13) /*CX16*/ | bit(17) /*PCID*/ | bit(21) /*x2APIC*/ | bit(22) /*MOVBE*/ |
-               bit(23) /*POPCNT*/ | bit(24) /*TSC-deadline*/ | bit(26) /*XSAVE*/ |
-               bit(30) /*RDRAND*/ | ((s.cr4 & cr4::kOsxsave) ? bit(27) : 0);
+      out[C] = bit(13) /*CX16*/ | (f.pcid ? bit(17) : 0) | (f.x2apic ? bit(21) : 0) |
+               bit(22) /*MOVBE*/ | bit(23) /*POPCNT*/ | (f.tsc_deadline ? bit(24) : 0) |
+               bit(26) /*XSAVE*/ | bit(30) /*RDRAND*/ | ((s.cr4 & cr4::kOsxsave) ? bit(27) : 0);
       out[D] = bit(0) /*FPU*/ | bit(2) /*DE*/ | bit(3) /*PSE*/ | bit(4) /*TSC*/ | bit(5) /*MSR*/ |
                bit(6) /*PAE*/ | bit(8) /*CX8*/ | bit(9) /*APIC*/ | bit(11) /*SEP*/ |
                bit(12) /*MTRR*/ | bit(13) /*PGE*/ | bit(15) /*CMOV*/ | bit(16) /*PAT*/ |
@@ -45,9 +46,9 @@ void Core::cpuid(uint32_t leaf, uint32_t sub, uint32_t out[4]) const {
       break;
     case 7:
       if (sub == 0) {
-        out[B] = bit(3) /*BMI1*/ | bit(7) /*SMEP*/ | bit(8) /*BMI2*/ | bit(9) /*ERMS*/ |
-                 bit(10) /*INVPCID*/ | bit(18) /*RDSEED*/ | bit(20) /*SMAP*/;
-        out[C] = bit(2) /*UMIP*/;
+        out[B] = bit(3) /*BMI1*/ | (f.smep ? bit(7) : 0) | bit(8) /*BMI2*/ | bit(9) /*ERMS*/ |
+                 (f.invpcid ? bit(10) : 0) | bit(18) /*RDSEED*/ | (f.smap ? bit(20) : 0);
+        out[C] = f.umip ? bit(2) : 0;
       }
       break;
     case 0xb: {
@@ -78,8 +79,8 @@ void Core::cpuid(uint32_t leaf, uint32_t sub, uint32_t out[4]) const {
     case 0x80000000: out[A] = 0x80000008; break;
     case 0x80000001:
       out[C] = bit(0) /*LAHF/SAHF*/ | bit(5) /*LZCNT*/ | bit(8) /*PREFETCHW*/;
-      out[D] = bit(11) /*SYSCALL*/ | bit(20) /*NX*/ | bit(26) /*1 GiB pages*/ |
-               bit(27) /*RDTSCP*/ | bit(29) /*LM*/;
+      out[D] = bit(11) /*SYSCALL*/ | bit(20) /*NX*/ | (f.page1gb ? bit(26) : 0) |
+               (f.rdtscp ? bit(27) : 0) | bit(29) /*LM*/;
       break;
     case 0x80000002: case 0x80000003: case 0x80000004: {
       char b[49] = {};

@@ -40,9 +40,14 @@ void Core::handle_fault(const GuestFault& f) {
     try {
       if (vector == kPf) s.cr2 = cr2;
       m_interrupt_shadow = false;
+      // Faults push RFLAGS with RF set, so that IRET back to the instruction does not re-trigger
+      // an instruction breakpoint (SDM Vol. 3 §17.3.1.1).
+      m_delivering_fault = true;
       deliver_event(vector, has_error, error, false, s.rip);
+      m_delivering_fault = false;
       return;
     } catch (const GuestFault& second) {
+      m_delivering_fault = false;
       if (second.vector < 32) ++m_exceptions[second.vector];
       if (vector == kDf || depth > 4) {
         if (m_params.trace_events)
@@ -76,7 +81,7 @@ void Core::deliver_event(uint8_t vector, bool has_error, uint32_t error, bool so
                  s.seg[kCs].selector, static_cast<unsigned long long>(s.rip),
                  static_cast<unsigned long long>(s.cr2));
   const uint32_t ext = software ? 0 : 1;
-  const uint64_t old_flags = rflags();
+  const uint64_t old_flags = rflags() | (m_delivering_fault ? rflags::kRf : 0);
 
   if (!protected_mode()) {
     // Real mode: IVT entry of 4 bytes (SDM Vol. 3 §20.1.4).
@@ -438,7 +443,12 @@ void Core::handle_attention() {
 }
 
 void Core::after_single_step(bool tf_before) {
-  if (!tf_before || m_activity != ActivityState::kActive) return;
+  const StepRule rule = m_step_rule;
+  m_step_rule = StepRule::kNormal;
+  bool trap = tf_before;
+  if (rule == StepRule::kSuppress) trap = false;
+  if (rule == StepRule::kAfterIfTf) trap = m_rflags_other & rflags::kTf;
+  if (!trap || m_activity != ActivityState::kActive) return;
   // Single-step trap after the instruction (SDM Vol. 3 §17.3.1.4): DR6.BS, RIP of the next one.
   s.dr[6] |= 1u << 14;
   ++m_exceptions[kDb];

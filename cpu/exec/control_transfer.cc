@@ -144,8 +144,12 @@ Segment flat_segment(uint16_t sel, unsigned dpl, bool code, bool l, bool db) {
   return sg;
 }
 
+// SYSCALL: Intel allows it only in 64-bit mode; AMD also in compatibility mode, entering at
+// CSTAR (the vendor is a CPU-profile key, kvm-unit-tests' syscall test runs as AMD).
 void syscall(Core& c, const DecodedOp&) {
-  if (!(c.s.efer & efer::kSce) || !c.in_64bit_mode()) c.raise_ud();
+  if (!(c.s.efer & efer::kSce) || !c.long_mode()) c.raise_ud();
+  const bool from64 = c.in_64bit_mode();
+  if (!from64 && !c.params().syscall_in_compat_mode) c.raise_ud();
   c.s.gpr[kRcx] = c.next_rip();
   c.s.gpr[kR11] = c.rflags() & ~rflags::kRf;
   const uint16_t sel = static_cast<uint16_t>((c.s.star >> 32) & 0xfffc);
@@ -154,7 +158,8 @@ void syscall(Core& c, const DecodedOp&) {
   c.set_rflags(c.rflags() & ~(c.s.fmask | rflags::kRf));
   c.set_cpl(0);
   c.mode_changed();
-  c.set_next_rip(c.s.lstar);
+  c.set_next_rip(from64 ? c.s.lstar : c.s.cstar);
+  c.set_step_rule(StepRule::kAfterIfTf);
 }
 
 void sysret(Core& c, const DecodedOp& op) {
@@ -172,6 +177,7 @@ void sysret(Core& c, const DecodedOp& op) {
   c.set_cpl(3);
   c.mode_changed();
   c.set_next_rip(to64 ? rip : (rip & 0xffffffff));
+  c.set_step_rule(StepRule::kAfterIfTf);
 }
 
 void sysenter(Core& c, const DecodedOp&) {
@@ -185,6 +191,7 @@ void sysenter(Core& c, const DecodedOp&) {
   c.mode_changed();
   c.s.gpr[kRsp] = lm ? c.s.sysenter_esp : (c.s.sysenter_esp & 0xffffffff);
   c.set_next_rip(lm ? c.s.sysenter_eip : (c.s.sysenter_eip & 0xffffffff));
+  c.set_step_rule(StepRule::kAfterIfTf);
 }
 
 void sysexit(Core& c, const DecodedOp& op) {
@@ -199,6 +206,7 @@ void sysexit(Core& c, const DecodedOp& op) {
   c.mode_changed();
   c.s.gpr[kRsp] = to64 ? c.s.gpr[kRcx] : (c.s.gpr[kRcx] & 0xffffffff);
   c.set_next_rip(to64 ? c.s.gpr[kRdx] : (c.s.gpr[kRdx] & 0xffffffff));
+  c.set_step_rule(StepRule::kAfterIfTf);
 }
 
 // --- selectors ------------------------------------------------------------------------------------

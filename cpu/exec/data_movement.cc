@@ -215,7 +215,7 @@ void cmpxchg(Core& c, const DecodedOp& op) {
   uint64_t d;
   if constexpr (!kMem) {
     d = c.reg<S>(op.reg[0]);
-    c.set_reg<S>(op.reg[0], d == acc ? s : d);
+    if (d == acc) c.set_reg<S>(op.reg[0], s);
   } else {
     const uint64_t lin = c.linear(op, S, true);
     d = c.read<S>(lin);

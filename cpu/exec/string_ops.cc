@@ -109,38 +109,51 @@ inline void movs_one(Core& c, const DecodedOp& op, int64_t d) {
   c.set_reg<A>(kRdi, di + d);
 }
 
-// Block copy of up to `max` elements forward (DF=0) within one source and one destination
-// page. Returns the number of elements copied (0: take the element path).
-template <unsigned S, unsigned A>
+// Block transfers: up to `max` elements that lie within one page for the source and one for
+// the destination, in the direction of DF (Down = DF=1: the elements at rSI, rSI-S, ...).
+// Returns the number of elements done (0: take the element path for the next element).
+template <unsigned S, unsigned A, bool Down>
+uint64_t block_count(Core& c, const DecodedOp& op, unsigned seg, uint64_t ea, uint64_t lin,
+                     bool write, uint64_t n) {
+  // No address-size wrap-around inside the block.
+  n = std::min(n, Down ? ea / S + 1 : (addr_mask<A>() - ea) / S + 1);
+  // Within the page of the first element (which itself must not cross the page).
+  const uint64_t off = lin & 0xfff;
+  if (off + S > 4096) return 0;
+  n = std::min(n, Down ? off / S + 1 : (4096 - off) / S);
+  if (n < 2) return 0;
+  if (!segment_range_ok(c, op, seg, Down ? ea - (n - 1) * S : ea, n * S, write)) return 0;
+  return n;
+}
+
+template <unsigned S, unsigned A, bool Down>
 uint64_t movs_block(Core& c, const DecodedOp& op, uint64_t max) {
   const uint64_t si = c.reg<A>(kRsi), di = c.reg<A>(kRdi);
-  uint64_t n = max;
-  // No address-size wrap-around inside the block.
-  n = std::min(n, (addr_mask<A>() - si) / S + 1);
-  n = std::min(n, (addr_mask<A>() - di) / S + 1);
-  if (n < 2) return 0;
-  if (!segment_range_ok(c, op, op.seg, si, n * S, false) ||
-      !segment_range_ok(c, op, dst_seg(op), di, n * S, true))
-    return 0;
   const uint64_t ls = c.linear_seg(op.seg, si, S, false);
   const uint64_t ld = c.linear_seg(dst_seg(op), di, S, true);
-  n = std::min(n, (4096 - (ls & 0xfff)) / S);
-  n = std::min(n, (4096 - (ld & 0xfff)) / S);
-  if (n < 2) return 0;
-  const uint8_t* ps = host_ptr(c, ls, static_cast<unsigned>(n * S), false);
+  uint64_t n = block_count<S, A, Down>(c, op, op.seg, si, ls, false, max);
+  if (n) n = block_count<S, A, Down>(c, op, dst_seg(op), di, ld, true, n);
+  if (!n) return 0;
+  // Host pointers of the first elements; the rest of the block is on the same pages.
+  const uint8_t* ps = host_ptr(c, ls, S, false);
   if (!ps) return 0;
-  uint8_t* pd = host_ptr(c, ld, static_cast<unsigned>(n * S), true);
+  uint8_t* pd = host_ptr(c, ld, S, true);
   if (!pd) return 0;
-  // Forward element copies into a destination just above the source replicate the source
-  // pattern: copy at most (pd - ps) bytes at once so no element reads what this block writes.
-  if (pd > ps && pd < ps + n * S) {
-    const uint64_t dist = static_cast<uint64_t>(pd - ps);
+  // Element-wise copying towards a destination that trails the source by less than the block
+  // replicates the source pattern; memmove does not. Copy at most the distance at once, so no
+  // element reads what this block writes.
+  const uintptr_t hs = reinterpret_cast<uintptr_t>(ps), hd = reinterpret_cast<uintptr_t>(pd);
+  const bool hazard = Down ? (hd < hs && hd + n * S > hs) : (hd > hs && hd < hs + n * S);
+  if (hazard) {
+    const uint64_t dist = Down ? hs - hd : hd - hs;
     if (dist < S) return 0;
     n = std::min(n, dist / S);
   }
-  std::memmove(pd, ps, n * S);
-  c.set_reg<A>(kRsi, si + n * S);
-  c.set_reg<A>(kRdi, di + n * S);
+  const uint64_t back = Down ? (n - 1) * S : 0;
+  std::memmove(pd - back, ps - back, n * S);
+  const uint64_t delta = Down ? -n * S : n * S;
+  c.set_reg<A>(kRsi, si + delta);
+  c.set_reg<A>(kRdi, di + delta);
   return n;
 }
 
@@ -151,18 +164,17 @@ void movs(Core& c, const DecodedOp& op) {
     movs_one<S, A>(c, op, d);
   } else {
     uint64_t cx = c.reg<A>(kRcx);
-    uint64_t budget = std::min(cx, iteration_budget(c));
+    const uint64_t budget = std::min(cx, iteration_budget(c));
     uint64_t done = 0;
     while (done < budget) {
       if constexpr (kHaveFastPath) {
-        if (d > 0) {
-          const uint64_t n = movs_block<S, A>(c, op, budget - done);
-          if (n) {
-            done += n;
-            cx -= n;
-            c.set_reg<A>(kRcx, cx);
-            continue;
-          }
+        const uint64_t n = d > 0 ? movs_block<S, A, false>(c, op, budget - done)
+                                 : movs_block<S, A, true>(c, op, budget - done);
+        if (n) {
+          done += n;
+          cx -= n;
+          c.set_reg<A>(kRcx, cx);
+          continue;
         }
       }
       movs_one<S, A>(c, op, d);
@@ -182,23 +194,22 @@ inline void stos_one(Core& c, const DecodedOp& op, uint64_t v, int64_t d) {
   c.set_reg<A>(kRdi, di + d);
 }
 
-template <unsigned S, unsigned A>
+template <unsigned S, unsigned A, bool Down>
 uint64_t stos_block(Core& c, const DecodedOp& op, uint64_t v, uint64_t max) {
   const uint64_t di = c.reg<A>(kRdi);
-  uint64_t n = std::min(max, (addr_mask<A>() - di) / S + 1);
-  if (n < 2 || !segment_range_ok(c, op, dst_seg(op), di, n * S, true)) return 0;
   const uint64_t ld = c.linear_seg(dst_seg(op), di, S, true);
-  n = std::min(n, (4096 - (ld & 0xfff)) / S);
-  if (n < 2) return 0;
-  uint8_t* pd = host_ptr(c, ld, static_cast<unsigned>(n * S), true);
+  const uint64_t n = block_count<S, A, Down>(c, op, dst_seg(op), di, ld, true, max);
+  if (!n) return 0;
+  uint8_t* pd = host_ptr(c, ld, S, true);
   if (!pd) return 0;
+  uint8_t* lo = pd - (Down ? (n - 1) * S : 0);
   if constexpr (S == 1) {
-    std::memset(pd, static_cast<int>(v & 0xff), n);
+    std::memset(lo, static_cast<int>(v & 0xff), n);
   } else {
     const typename Width<S>::U e = static_cast<typename Width<S>::U>(v);
-    for (uint64_t i = 0; i < n; ++i) std::memcpy(pd + i * S, &e, S);
+    for (uint64_t i = 0; i < n; ++i) std::memcpy(lo + i * S, &e, S);
   }
-  c.set_reg<A>(kRdi, di + n * S);
+  c.set_reg<A>(kRdi, di + (Down ? -n * S : n * S));
   return n;
 }
 
@@ -210,18 +221,17 @@ void stos(Core& c, const DecodedOp& op) {
     stos_one<S, A>(c, op, v, d);
   } else {
     uint64_t cx = c.reg<A>(kRcx);
-    uint64_t budget = std::min(cx, iteration_budget(c));
+    const uint64_t budget = std::min(cx, iteration_budget(c));
     uint64_t done = 0;
     while (done < budget) {
       if constexpr (kHaveFastPath) {
-        if (d > 0) {
-          const uint64_t n = stos_block<S, A>(c, op, v, budget - done);
-          if (n) {
-            done += n;
-            cx -= n;
-            c.set_reg<A>(kRcx, cx);
-            continue;
-          }
+        const uint64_t n = d > 0 ? stos_block<S, A, false>(c, op, v, budget - done)
+                                 : stos_block<S, A, true>(c, op, v, budget - done);
+        if (n) {
+          done += n;
+          cx -= n;
+          c.set_reg<A>(kRcx, cx);
+          continue;
         }
       }
       stos_one<S, A>(c, op, v, d);

@@ -298,12 +298,16 @@ void invlpg(Core& c, const DecodedOp& op) {
 }
 
 void invpcid(Core& c, const DecodedOp& op) {
+  if (!c.params().features.invpcid) c.raise_ud();
   c.require_cpl0();
   const uint64_t type = c.reg_sized(op.reg[0], c.in_64bit_mode() ? 8 : 4);
   const uint64_t lin = c.linear(op, 16, false);
   const uint64_t pcid = c.read<8>(lin);
   const uint64_t addr = c.read<8>(lin + 8);
+  // SDM INVPCID: reserved descriptor bits, and a non-zero PCID for the single-context types
+  // while CR4.PCIDE = 0, are #GP(0).
   if (type > 3 || pcid > 0xfff) c.raise_gp0();
+  if (type <= 1 && pcid != 0 && !(c.s.cr4 & cr4::kPcide)) c.raise_gp0();
   if (type == 0) {
     if (static_cast<uint64_t>(static_cast<int64_t>(addr << 16) >> 16) != addr) c.raise_gp0();
     c.flush_tlb_page(addr);
@@ -316,6 +320,14 @@ void invpcid(Core& c, const DecodedOp& op) {
 }
 
 void wbinvd(Core& c, const DecodedOp&) { c.require_cpl0(); }
+
+// CLAC/STAC (SMAP): #UD outside CPL 0 (SDM Vol. 2 CLAC).
+template <bool Set>
+void clac_stac(Core& c, const DecodedOp&) {
+  if (c.cpl() != 0 || !c.params().features.smap) c.raise_ud();
+  const uint64_t f = c.rflags();
+  c.set_rflags(Set ? (f | rflags::kAc) : (f & ~rflags::kAc));
+}
 
 void swapgs(Core& c, const DecodedOp&) {
   if (!c.in_64bit_mode()) c.raise_ud();
@@ -361,6 +373,8 @@ void register_system(IsaTable& t) {
   t.add(ZYDIS_MNEMONIC_INVPCID, &always<&invpcid>, TimingClass::kInvlpg, kEnd | attr::kMayExitVmx, g);
   t.add(ZYDIS_MNEMONIC_WBINVD, &always<&wbinvd>, TimingClass::kSerializing, attr::kMayExitVmx, g);
   t.add(ZYDIS_MNEMONIC_INVD, &always<&wbinvd>, TimingClass::kSerializing, attr::kMayExitVmx, g);
+  t.add(ZYDIS_MNEMONIC_CLAC, &always<&clac_stac<false>>, TimingClass::kSystem, kEnd, g);
+  t.add(ZYDIS_MNEMONIC_STAC, &always<&clac_stac<true>>, TimingClass::kSystem, kEnd, g);
   t.add(ZYDIS_MNEMONIC_SWAPGS, &always<&swapgs>, TimingClass::kSystem, 0, g);
   // MOV to/from control and debug registers: see select_mov_cr_dr (routed by the decoder).
 }

@@ -61,7 +61,8 @@ uint64_t Core::translate(uint64_t lin, unsigned access) {
       e = read_entry((e & maxphy_mask) + ((lin >> 30) & 0x1ff) * 8);
       if (e & rsvd_hi) fault(pf::kP | pf::kRsvd);
       if (e & kPtePs) {
-        if (e & 0x3fffe000ull) fault(pf::kP | pf::kRsvd);
+        // 1 GiB pages: PS is reserved in a PDPTE without the feature (SDM §4.5.4).
+        if (!m_params.features.page1gb || (e & 0x3fffe000ull)) fault(pf::kP | pf::kRsvd);
         page_mask = (1ull << 30) - 1;
         phys = (e & maxphy_mask & ~page_mask) | (lin & page_mask);
       } else {

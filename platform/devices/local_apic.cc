@@ -217,7 +217,11 @@ void LocalApic::set_lint(unsigned pin, bool level) {
   if (!hw_enabled()) {
     // Without the APIC, LINT0 is INTR and LINT1 is NMI.
     if (pin == 0 && level) notify_interrupt();
-    if (pin == 1 && rising) accept(0, DeliveryMode::kNmi, true, false);
+    if (pin == 1 && rising) {
+      ++m_stat_nmis;
+      m_nmi_pending = true;
+      if (m_link) m_link->apic_nmi();
+    }
     return;
   }
   uint32_t& lvt = m_lvt[kLvtLint0 + pin];

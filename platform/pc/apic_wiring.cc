@@ -112,7 +112,8 @@ ApicWiring::~ApicWiring() = default;
 void ApicWiring::attach_cpu(unsigned index, cpu::CpuModule& cpu) {
   const std::string path = "system.cpu" + std::to_string(index) + ".lapic";
   const LocalApicParams p = LocalApic::params_from_config(
-      m->cfg, path, index, index == 0, m->core_hz, cpu.core().params().phys_addr_bits, true);
+      m->cfg, path, index, index == 0, m->core_hz, cpu.core().params().phys_addr_bits,
+      cpu.core().params().features.x2apic);
   auto apic = std::make_unique<LocalApic>(p, &m->bus, nullptr);
   auto link = std::make_unique<CoreApicLink>(cpu, *apic);
   apic->set_link(link.get());

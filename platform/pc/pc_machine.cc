@@ -66,6 +66,15 @@ PcMachine::PcMachine(sc_module_name name, Config& cfg, StatRegistry& stats,
         std::string("base latency of one '") + cls + "' instruction", 0, 65535));
   }
   params.cpu_count = ncpu;
+  params.vendor = cfg.declare_string("system.cpu.vendor", "GenuineIntel",
+                                     "CPUID vendor string; AuthenticAMD also selects AMD's SYSCALL "
+                                     "rules (allowed in compatibility mode)",
+                                     {"GenuineIntel", "AuthenticAMD"});
+  params.syscall_in_compat_mode = params.vendor == "AuthenticAMD";
+#define VMXSIM_DECLARE_FEATURE(name, desc) \
+  params.features.name = cfg.declare_bool("system.cpu.feature." #name, true, desc);
+  VMXSIM_CPU_FEATURES(VMXSIM_DECLARE_FEATURE)
+#undef VMXSIM_DECLARE_FEATURE
   params.trace_events = cfg.declare_bool("debug.trace_events", false,
                                          "print every exception and interrupt delivery to stderr");
   params.trace_instructions = cfg.declare_bool(

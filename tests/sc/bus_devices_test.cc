@@ -106,6 +106,7 @@ struct Top {
   Bus io_bus{"io_bus", 0xffff};
   Ram ram{"ram", kRamSize, &code_map};
   Ram big{"big", kBigRamSize};
+  Ram split{"split", 8ull << 20, &code_map};
   plat::ApicBus apic_bus;
   plat::IoApic ioapic{apic_bus, 0};
   plat::Uart16550 uart{cfg, stats, "system.uart0", &serial};
@@ -143,6 +144,8 @@ struct Top {
     mem_bus.map(0, 0, kRamSize, "ram");
     mem_bus.map(1, kBigRamBase, kBigRamSize, "big");
     mem_bus.map(2, 0xfec00000, 0x1000, "ioapic");
+    mem_bus.initiator_socket.bind(split.socket);  // 3
+    mem_bus.map(3, 8ull << 30, 8ull << 20, "split");
     io_bus.initiator_socket.bind(uart_t.socket);        // 0
     io_bus.initiator_socket.bind(debug_exit_t.socket);  // 1
     io_bus.initiator_socket.bind(fw_cfg_t.socket);      // 2
@@ -244,6 +247,23 @@ TEST(Ram, ReadWriteAndCodeMapNotification) {
   EXPECT_EQ(t.spy.writes.size(), 1u);
   EXPECT_GE(t.stats.value("system.ram.writes"), 4.0);
   EXPECT_GE(t.stats.value("system.mem_bus.ram.writes"), 4.0);
+}
+
+TEST(Ram, CodeMapAddressesAcrossAPhysicalSplit) {
+  Top& t = top();
+  t.split.set_phys_split(4ull << 20, 4ull << 30);  // like RAM above the PC's PCI hole
+  EXPECT_EQ(t.split.phys_address(0x1000), 0x1000u);
+  EXPECT_EQ(t.split.phys_address((4ull << 20) + 8), (4ull << 30) + 8);
+  t.code_map.mark_code((4ull << 30) + 0, 64);
+  t.code_map.mark_code((4ull << 20) - 128, 128);
+  t.spy.writes.clear();
+  const uint8_t bytes[16] = {};
+  t.split.write((4ull << 20) - 8, bytes, 16);  // straddles the split: two physical ranges
+  ASSERT_EQ(t.spy.writes.size(), 2u);
+  EXPECT_EQ(t.spy.writes[0].first, (4u << 20) - 8u);
+  EXPECT_EQ(t.spy.writes[0].second, 8u);
+  EXPECT_EQ(t.spy.writes[1].first, uint64_t{4} << 30);
+  EXPECT_EQ(t.spy.writes[1].second, 8u);
 }
 
 TEST(Ram, DmiThroughTheBus) {

@@ -390,6 +390,20 @@ TEST(StringOps, OverlappingForwardCopyReplicates) {
   for (size_t i = 0; i < out.size(); ++i) ASSERT_EQ(out[i], i % 3 + 1) << "at " << i;
 }
 
+// REP STOS over the instructions that follow it in the same block: the block is re-decoded and
+// the new bytes execute (self-modifying code through the string path).
+TEST(StringOps, RepStosOverwritesFollowingCode) {
+  TestMachine m;
+  m.enter_long_mode();
+  m.gpr(kRdi) = 0x200002;
+  m.gpr(kRcx) = 4;
+  m.gpr(kRax) = 0x90;
+  const RunResult r = m.run_code(0x200000, {0xf3, 0xaa, 0x0f, 0x0b, 0x0f, 0x0b});  // ud2 x2
+  EXPECT_EQ(r.exception, -1);
+  EXPECT_TRUE(r.halted);
+  EXPECT_EQ(m.state().rip, 0x200007u);
+}
+
 // 16-bit addressing in real mode: SI and DI wrap at 64 KiB, the source segment is DS (or an
 // override), the destination always ES.
 TEST(StringOps, RealModeWrapAndSegments) {

@@ -568,6 +568,13 @@ TEST_F(ApicTest, Lint1Nmi) {
   apic.set_lint(1, false);
   apic.set_lint(1, true);
   EXPECT_EQ(core.nmis, 2);
+  // With the APIC hardware-disabled, LINT1 is the processor's NMI pin.
+  apic.set_lint(1, false);
+  apic.ack_nmi();
+  ASSERT_TRUE(apic.msr_write(LocalApic::kMsrApicBase, 0xfee00000));
+  apic.set_lint(1, true);
+  EXPECT_EQ(core.nmis, 3);
+  EXPECT_TRUE(apic.has_nmi());
 }
 
 TEST_F(ApicTest, LevelTriggeredLintUsesRemoteIrr) {

@@ -1,0 +1,25 @@
+// Optional architectural features a CPU profile (or --set system.cpu.feature.NAME=false) can
+// switch off. CPUID advertises exactly these, and the instructions and control-register bits
+// that depend on them fault when they are off, as on a processor without them.
+#pragma once
+
+namespace vmxsim::cpu {
+
+#define VMXSIM_CPU_FEATURES(X)                                                        \
+  X(x2apic, "x2APIC mode of the local APIC (CPUID.1:ECX[21])")                      \
+  X(tsc_deadline, "TSC-deadline timer mode (CPUID.1:ECX[24])")                      \
+  X(pcid, "process-context identifiers, CR4.PCIDE (CPUID.1:ECX[17])")               \
+  X(invpcid, "INVPCID instruction (CPUID.7.0:EBX[10])")                             \
+  X(smep, "supervisor-mode execution prevention, CR4.SMEP (CPUID.7.0:EBX[7])")      \
+  X(smap, "supervisor-mode access prevention, CR4.SMAP, CLAC/STAC (CPUID.7.0:EBX[20])") \
+  X(umip, "user-mode instruction prevention, CR4.UMIP (CPUID.7.0:ECX[2])")          \
+  X(rdtscp, "RDTSCP instruction and IA32_TSC_AUX (CPUID.80000001:EDX[27])")         \
+  X(page1gb, "1 GiB pages (CPUID.80000001:EDX[26])")
+
+struct CpuFeatures {
+#define VMXSIM_FEATURE_FIELD(name, desc) bool name = true;
+  VMXSIM_CPU_FEATURES(VMXSIM_FEATURE_FIELD)
+#undef VMXSIM_FEATURE_FIELD
+};
+
+}  // namespace vmxsim::cpu
