@@ -44,6 +44,8 @@ class CpuEnv {
   // Shutdown (triple fault), stop requested by a device (debug exit), etc. are signalled by the
   // core through these.
   virtual void triple_fault(const char* why) = 0;
+  // The core performed an INIT (its local APIC resets too).
+  virtual void init_performed() {}
 };
 
 }  // namespace vmxsim::cpu

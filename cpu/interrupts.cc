@@ -402,6 +402,7 @@ void Core::handle_attention() {
     m_init_pending = false;
     const bool bsp = s.apic_base & (1ull << 8);
     reset(bsp);
+    m_env.init_performed();
     m_activity = ActivityState::kWaitForSipi;
     if (bsp) m_activity = ActivityState::kActive;
   }

@@ -55,6 +55,9 @@ class CpuModule : public sc_core::sc_module, public CpuEnv {
   void set_tpr(uint8_t tpr) override;
   uint8_t get_tpr() override;
   void triple_fault(const char* why) override;
+  void init_performed() override {
+    if (m_apic) m_apic->init_reset();
+  }
 
  private:
   void run_thread();

@@ -24,6 +24,8 @@ class LocalApicPort {
   // Core cycle at which the APIC timer next fires (UINT64_MAX: never); update() fires what is due.
   virtual uint64_t next_event_cycles() = 0;
   virtual void update() = 0;
+  // The core performed an INIT: the APIC resets all but its base and ID (SDM §10.4.7.3).
+  virtual void init_reset() = 0;
 };
 
 }  // namespace vmxsim::cpu

@@ -46,6 +46,7 @@ class CoreApicLink final : public cpu::LocalApicPort, public ApicCoreLink {
   void set_tpr(uint8_t tpr) override { m_apic.set_tpr(tpr >> 4); }
   uint8_t get_tpr() override { return static_cast<uint8_t>(m_apic.get_tpr() << 4); }
   uint64_t next_event_cycles() override { return m_apic.next_event_cycles(); }
+  void init_reset() override { m_apic.init_reset(); }
   void update() override { m_apic.update(); }
 
   // ApicCoreLink
@@ -103,9 +104,7 @@ struct ApicWiring::Impl {
 
 ApicWiring::ApicWiring(Config& cfg, StatRegistry& stats, unsigned ncpu, uint64_t core_hz,
                        Pic8259Pair& pic)
-    : m(std::make_unique<Impl>(cfg, stats, ncpu, core_hz, pic)) {
-  m->bus.add_eoi_listener([this](uint8_t vector) { m->ioapic.eoi(vector); });
-}
+    : m(std::make_unique<Impl>(cfg, stats, ncpu, core_hz, pic)) {}
 
 ApicWiring::~ApicWiring() = default;
 

@@ -84,6 +84,7 @@ PcMachine::PcMachine(sc_module_name name, Config& cfg, StatRegistry& stats,
   m_mem_bus = std::make_unique<mem::Bus>("mem_bus");
   m_io_bus = std::make_unique<mem::Bus>("io_bus", 0xffff);
   m_ram = std::make_unique<mem::Ram>("ram", ram_size, &m_code_map);
+  m_ram->set_phys_split(loader::kLowRamLimit, loader::kHighRamBase);
   m_mem_bus->initiator_socket.bind(m_ram->socket);
   build_memory_map(ram_size);
   m_mem_targets = 1;

@@ -44,6 +44,12 @@ Bytes rip_rel(Bytes b, uint64_t target) {
   return b;
 }
 
+// opcode followed by an absolute address of `n` bytes (MOV moffs forms).
+Bytes moffs(Bytes b, uint64_t addr, unsigned n) {
+  put_imm(b, addr, n);
+  return b;
+}
+
 const char* wname(unsigned w) { return w == 1 ? "8" : w == 2 ? "16" : w == 4 ? "32" : "64"; }
 
 class AluVectors : public ::testing::Test {
@@ -567,6 +573,13 @@ TEST_F(AluVectors, ExtendAndMove) {
       {"mov ax,imm16", {0x66, 0xb8, 0x34, 0x92}},  {"mov ch,imm8", {0xb5, 0x85}},
       {"mov rax,imm32 (C7)", {0x48, 0xc7, 0xc0, 0x00, 0x00, 0x00, 0x80}},
       {"mov eax,[rip+disp] (data window)", rip_rel({0x8b, 0x05}, kDataWin + 0x123)},
+      {"mov eax,[moffs64]", moffs({0xa1}, kDataWin + 0x231, 8)},
+      {"mov al,[moffs64]", moffs({0xa0}, kDataWin + 0x232, 8)},
+      {"mov rax,[moffs64]", moffs({0x48, 0xa1}, kDataWin + 0x233, 8)},
+      {"mov ax,[moffs32] (addr32)", moffs({0x66, 0x67, 0xa1}, kDataWin + 0x234, 4)},
+      {"mov [moffs64],eax", moffs({0xa3}, kDataWin + 0x235, 8)},
+      {"mov [moffs64],al", moffs({0xa2}, kDataWin + 0x236, 8)},
+      {"mov [moffs32],rax (addr32)", moffs({0x67, 0x48, 0xa3}, kDataWin + 0x237, 4)},
       {"lea eax,[rcx+rdx*4+0x10]", {0x8d, 0x44, 0x91, 0x10}},
       {"lea rax,[rcx+rdx*8-8]", {0x48, 0x8d, 0x44, 0xd1, 0xf8}},
       {"lea ax,[rcx+rdx]", {0x66, 0x8d, 0x04, 0x11}},
@@ -706,6 +719,83 @@ TEST_F(AluVectors, StackInstructions) {
       for (auto& b : c.stack) b = static_cast<uint8_t>(rng());
       c.in.rflags = rng() & (kArith | DF);
       check(f.first, f.second, c);
+    }
+}
+
+// --- 32-bit code (compatibility mode on the host, protected mode in the simulator) --------------
+
+TEST_F(AluVectors, DecimalAdjustExhaustive) {
+  if (!HostRunner::instance()->compat_available()) GTEST_SKIP() << "the host does not run 32-bit code";
+  struct D { const char* name; Bytes code; uint64_t undefined; };
+  const D ops[] = {{"daa", {0x27}, OF},           {"das", {0x2f}, OF},
+                   {"aaa", {0x37}, OF | SF | ZF | PF}, {"aas", {0x3f}, OF | SF | ZF | PF},
+                   {"aam 10", {0xd4, 0x0a}, OF | AF | CF}, {"aam 7", {0xd4, 0x07}, OF | AF | CF},
+                   {"aam 0", {0xd4, 0x00}, OF | AF | CF}, {"aad 10", {0xd5, 0x0a}, OF | AF | CF},
+                   {"aad 0xff", {0xd5, 0xff}, OF | AF | CF}};
+  for (const D& d : ops)
+    for (unsigned al = 0; al < 256; ++al)
+      for (uint64_t ah : {uint64_t{0}, uint64_t{1}, uint64_t{0x7f}, uint64_t{0xff}})
+        for (uint64_t f : {uint64_t{0}, CF, AF, CF | AF}) {
+          DiffCase c{base()};
+          c.in.gpr[RAX] = (rng() & 0xffff0000) | (ah << 8) | al;
+          c.in.rflags = f | (rng() & (PF | ZF | SF | OF));
+          const auto r = diff_runner().check32(d.name, d.code, c, {d.undefined});
+          if (!r && m_printed < 6) {
+            ++m_printed;
+            ADD_FAILURE() << r.message();
+          }
+        }
+}
+
+TEST_F(AluVectors, LegacyOnlyInstructions32) {
+  if (!HostRunner::instance()->compat_available()) GTEST_SKIP() << "the host does not run 32-bit code";
+  const std::vector<std::pair<const char*, Bytes>> forms = {
+      {"pushad; popad", {0x60, 0x61}},
+      {"pushad; pop eax; pop ecx", {0x60, 0x58, 0x59, 0x5a, 0x5b, 0x5d, 0x5d, 0x5e, 0x5f}},
+      {"pusha (16); popa (16)", {0x66, 0x60, 0x66, 0x61}},
+      {"pusha (16); pop ax", {0x66, 0x60, 0x66, 0x58}},
+      {"popad", {0x61}},
+      {"popa (16)", {0x66, 0x61}},
+      {"inc eax; dec ecx; inc di; dec sp", {0x40, 0x49, 0x66, 0x47, 0x66, 0x4c}},
+      {"enter 0x10,2", {0xc8, 0x10, 0x00, 0x02}},
+      {"enter (16) 8,1", {0x66, 0xc8, 0x08, 0x00, 0x01}},
+      {"leave", {0xc9}},
+      {"lea eax,[bx+si+0x10] (addr16)", {0x67, 0x8d, 0x40, 0x10}},
+      {"lea ax,[bp+di-2] (addr16)", {0x66, 0x67, 0x8d, 0x43, 0xfe}},
+      {"add eax,ecx; adc edx,ebx", {0x01, 0xc8, 0x11, 0xda}},
+      {"shld eax,edx,cl", {0x0f, 0xa5, 0xd0}},
+      {"imul eax,ecx,0x1234", {0x69, 0xc1, 0x34, 0x12, 0x00, 0x00}},
+      {"mul ecx", {0xf7, 0xe1}},
+      {"div ecx", {0xf7, 0xf1}},
+      {"cmpxchg8b [edi]", {0x0f, 0xc7, 0x0f}},
+      {"bt [esi],ecx", {0x0f, 0xa3, 0x0e}},
+      {"push imm8; pop edx", {0x6a, 0x85, 0x5a}},
+      {"mov eax,[moffs32]", moffs({0xa1}, kDataWin + 0x40, 4)},
+  };
+  for (const auto& f : forms)
+    for (int i = 0; i < 200; ++i) {
+      DiffCase c{base()};
+      for (unsigned r : {RAX, RCX, RDX, RBX}) c.in.gpr[r] = rng() & 0xffffffff;
+      if (i % 2) c.in.gpr[RCX] &= 0x3f;
+      if (std::string(f.first).find("bt ") != std::string::npos)
+        c.in.gpr[RCX] = static_cast<uint32_t>(static_cast<int32_t>(rng() % 8000) - 4000);
+      c.in.gpr[RBP] = HostRunner::kStackTop - 0x100 - 4 * (rng() % 16);
+      c.data.resize(kDataWinSize);
+      for (auto& b : c.data) b = static_cast<uint8_t>(rng());
+      c.stack.resize(kStackWinSize);
+      for (auto& b : c.stack) b = static_cast<uint8_t>(rng());
+      c.in.rflags = rng() & (kArith | DF);
+      DiffOptions o;
+      const std::string n = f.first;
+      if (n.find("shld") != std::string::npos) o = shxd_undefined(4, c.in.gpr[RCX] & 0xff);
+      if (n.find("mul") != std::string::npos) o.undefined = SF | ZF | AF | PF;
+      if (n.find("div") != std::string::npos) o.undefined = kArith;
+      if (n.find("bt ") != std::string::npos) o.undefined = OF | SF | ZF | AF | PF;
+      const auto r = diff_runner().check32(f.first, f.second, c, o);
+      if (!r && m_printed < 6) {
+        ++m_printed;
+        ADD_FAILURE() << r.message();
+      }
     }
 }
 

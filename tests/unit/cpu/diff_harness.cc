@@ -84,15 +84,19 @@ HostState base_state(std::mt19937_64& rng) {
   return s;
 }
 
-DiffRunner::DiffRunner() : m_host(HostRunner::instance()) { m_machine.enter_long_mode(); }
+DiffRunner::DiffRunner() : m_host(HostRunner::instance()) {
+  m_machine.enter_long_mode();
+  m_machine32.enter_protected_mode();
+}
 
 DiffRunner& diff_runner() {
   static DiffRunner r;
   return r;
 }
 
-::testing::AssertionResult DiffRunner::check(const std::string& name, const std::vector<uint8_t>& code,
-                                             const DiffCase& c, const DiffOptions& o) {
+::testing::AssertionResult DiffRunner::check_mode(bool compat, const std::string& name,
+                                                  const std::vector<uint8_t>& code, const DiffCase& c,
+                                                  const DiffOptions& o) {
   ++m_tally.cases;
   std::vector<uint8_t> data = c.data, stack = c.stack;
   data.resize(kDataWinSize, 0);
@@ -102,27 +106,29 @@ DiffRunner& diff_runner() {
   HostState h = c.in;
   std::memcpy(reinterpret_cast<void*>(kDataWin), data.data(), kDataWinSize);
   std::memcpy(reinterpret_cast<void*>(kStackWin), stack.data(), kStackWinSize);
-  const int sig = m_host->run(code, h);
+  const int sig = compat ? m_host->run32(code, h) : m_host->run(code, h);
   std::vector<uint8_t> h_data(kDataWinSize), h_stack(kStackWinSize);
   std::memcpy(h_data.data(), reinterpret_cast<void*>(kDataWin), kDataWinSize);
   std::memcpy(h_stack.data(), reinterpret_cast<void*>(kStackWin), kStackWinSize);
 
   // Simulator.
-  TestMachine& m = m_machine;
-  if (code != m_loaded_code) {
+  TestMachine& m = compat ? m_machine32 : m_machine;
+  const uint64_t entry = compat ? HostRunner::kSnippet32 : HostRunner::kSnippet;
+  std::vector<uint8_t>& loaded = compat ? m_loaded_code32 : m_loaded_code;
+  if (code != loaded) {
     std::vector<uint8_t> bytes = code;
     bytes.push_back(0xf4);
-    m.write(HostRunner::kSnippet, bytes);
-    m_loaded_code = code;
+    m.write(entry, bytes);
+    loaded = code;
   }
   m.write(kDataWin, data);
   m.write(kStackWin, stack);
-  for (unsigned r = 0; r < 16; ++r) m.gpr(r) = c.in.gpr[r];
+  for (unsigned r = 0; r < 16; ++r) m.gpr(r) = compat ? (r < 8 ? c.in.gpr[r] & 0xffffffff : 0) : c.in.gpr[r];
   // IF = 1 as on the host (user mode), so that PUSHF images agree.
   m.set_rflags((c.in.rflags & (fl::kArith | fl::DF)) | 0x202);
-  const RunResult rr = m.run(HostRunner::kSnippet, 100000);
+  const RunResult rr = m.run(entry, 100000);
   HostState s;
-  for (unsigned r = 0; r < 16; ++r) s.gpr[r] = m.gpr(r);
+  for (unsigned r = 0; r < 16; ++r) s.gpr[r] = compat ? (r < 8 ? m.gpr(r) & 0xffffffff : 0) : m.gpr(r);
   s.rflags = m.rflags();
   std::vector<uint8_t> s_data(kDataWinSize), s_stack(kStackWinSize);
   m.read(kDataWin, s_data.data(), kDataWinSize);
@@ -177,7 +183,7 @@ DiffRunner& diff_runner() {
   std::ostringstream msg;
   msg << name << " [" << hex_bytes(code) << "]\n  input:";
   for (unsigned r : {RAX, RCX, RDX, RBX, RSI, RDI})
-    msg << " " << kRegNames[r] << "=" << hex64(c.in.gpr[r]);
+    msg << " " << kRegNames[r] << "=" << hex64(compat ? c.in.gpr[r] & 0xffffffff : c.in.gpr[r]);
   msg << " flags=" << flag_names(c.in.rflags & (fl::kArith | fl::DF)) << "\n" << err.str();
   return ::testing::AssertionFailure() << msg.str();
 }

@@ -56,7 +56,15 @@ class DiffRunner {
   // Runs one case on both sides and compares. A failure message names the snippet and the
   // differences.
   ::testing::AssertionResult check(const std::string& name, const std::vector<uint8_t>& code,
-                                   const DiffCase& c, const DiffOptions& o = {});
+                                   const DiffCase& c, const DiffOptions& o = {}) {
+    return check_mode(false, name, code, c, o);
+  }
+  // The same for 32-bit code: compatibility mode on the host, 32-bit flat protected mode in the
+  // simulator. Only the low halves of the eight legacy GPRs are compared.
+  ::testing::AssertionResult check32(const std::string& name, const std::vector<uint8_t>& code,
+                                     const DiffCase& c, const DiffOptions& o = {}) {
+    return check_mode(true, name, code, c, o);
+  }
 
   // Sweeps: counts cases and failures; reports at most a few failures per sweep.
   struct Tally {
@@ -68,9 +76,14 @@ class DiffRunner {
   TestMachine& machine() { return m_machine; }
 
  private:
+  ::testing::AssertionResult check_mode(bool compat, const std::string& name,
+                                        const std::vector<uint8_t>& code, const DiffCase& c,
+                                        const DiffOptions& o);
+
   HostRunner* m_host;
-  TestMachine m_machine;
-  std::vector<uint8_t> m_loaded_code;
+  TestMachine m_machine;    // 64-bit mode
+  TestMachine m_machine32;  // 32-bit protected mode
+  std::vector<uint8_t> m_loaded_code, m_loaded_code32;
   Tally m_tally;
 };
 

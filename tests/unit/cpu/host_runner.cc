@@ -6,6 +6,10 @@
 #include <sys/mman.h>
 #include <ucontext.h>
 
+#include <asm/ldt.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <cstring>
 
 namespace vmxsim::test {
@@ -18,6 +22,15 @@ constexpr uint64_t kStateGpr = HostRunner::kScratch + 8;         // 16 x 8 bytes
 constexpr uint64_t kStateFlags = HostRunner::kScratch + 8 + 128;
 constexpr uint64_t kScratchStackTop = HostRunner::kScratch + 0x8000;
 constexpr uint64_t kFlagMask = 0x8d5 | 0x400;  // CF PF AF ZF SF OF, DF
+// Compatibility-mode entry: a far pointer (m16:32) to the 32-bit prologue, and the ESP that
+// holds the far return frame.
+constexpr uint64_t kFarPtr = HostRunner::kScratch + 0x200;
+constexpr uint64_t kSavedEsp32 = HostRunner::kScratch + 0x208;
+constexpr uint64_t kScratchStack32Top = kScratchStackTop - 0x1000;
+constexpr uint64_t kEntry32 = HostRunner::kCodePage + 0x800;    // 64-bit side
+constexpr uint64_t kPrologue32 = HostRunner::kCodePage + 0x2800;  // 32-bit side
+constexpr uint16_t kUser32Cs = 0x23, kUserDs = 0x2b;              // Linux x86-64 GDT
+constexpr uint16_t kLdtCs = 0x07;                                 // LDT entry 0, RPL 3
 
 sigjmp_buf g_jump;
 HostState* g_fault_state = nullptr;
@@ -87,6 +100,63 @@ void emit_epilogue(uint8_t* at) {
   e.b({0x41, 0x5f, 0x41, 0x5e, 0x41, 0x5d, 0x41, 0x5c, 0x5d, 0x5b, 0xc3});
 }
 
+// 64-bit: call far to the compatibility-mode prologue and come back.
+void emit_entry32(uint8_t* at) {
+  Emitter e(at);
+  e.b({0x53, 0x55, 0x41, 0x54, 0x41, 0x55, 0x41, 0x56, 0x41, 0x57});
+  e.store(4, kSavedRsp);
+  e.b({0x48, 0xc7, 0xc4});
+  e.d32(static_cast<uint32_t>(kScratchStackTop));
+  e.b({0xff, 0x1c, 0x25});  // call far [m16:32]
+  e.d32(static_cast<uint32_t>(kFarPtr));
+  e.b({0x31, 0xc0, 0x8e, 0xd8, 0x8e, 0xc0});  // xor eax, eax; mov ds, eax; mov es, eax
+  e.load(4, kSavedRsp);
+  e.b({0x41, 0x5f, 0x41, 0x5e, 0x41, 0x5d, 0x41, 0x5c, 0x5d, 0x5b, 0xc3});
+}
+
+// 32-bit code: mov r32, [abs] is 8b /r with modrm 00 r 101 + disp32.
+void load32(Emitter& e, unsigned r, uint64_t addr) {
+  e.b({0x8b, static_cast<uint8_t>((r << 3) | 5)});
+  e.d32(static_cast<uint32_t>(addr));
+}
+void store32(Emitter& e, unsigned r, uint64_t addr) {
+  e.b({0x89, static_cast<uint8_t>((r << 3) | 5)});
+  e.d32(static_cast<uint32_t>(addr));
+}
+
+void emit_prologue32(uint8_t* at) {
+  Emitter e(at);
+  e.b({0xb8});  // mov eax, user data selector
+  e.d32(kUserDs);
+  e.b({0x8e, 0xd8, 0x8e, 0xc0});  // mov ds, eax; mov es, eax
+  store32(e, 4, kSavedEsp32);
+  e.b({0xbc});  // mov esp, scratch
+  e.d32(static_cast<uint32_t>(kScratchStack32Top));
+  e.b({0xff, 0x35});  // push dword [flags]
+  e.d32(static_cast<uint32_t>(kStateFlags));
+  e.b({0x9d});
+  for (unsigned r = 0; r < 8; ++r)
+    if (r != 4) load32(e, r, kStateGpr + 8 * r);
+  load32(e, 4, kStateGpr + 8 * 4);
+  const uint8_t* after = e.pos() + 5;
+  e.b({0xe9});
+  e.d32(static_cast<uint32_t>(HostRunner::kSnippet32 - reinterpret_cast<uint64_t>(after)));
+}
+
+void emit_epilogue32(uint8_t* at) {
+  Emitter e(at);
+  store32(e, 4, kStateGpr + 8 * 4);
+  e.b({0xbc});
+  e.d32(static_cast<uint32_t>(kScratchStack32Top));
+  for (unsigned r = 0; r < 8; ++r)
+    if (r != 4) store32(e, r, kStateGpr + 8 * r);
+  e.b({0x9c, 0x58});  // pushfd; pop eax
+  store32(e, 0, kStateFlags);
+  e.b({0xfc});
+  load32(e, 4, kSavedEsp32);
+  e.b({0xcb});  // retf
+}
+
 }  // namespace
 
 const HostCpuInfo& HostRunner::cpu_info() {
@@ -140,6 +210,11 @@ bool HostRunner::init() {
                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
   if (data != reinterpret_cast<void*>(kData)) return false;
   emit_prologue(reinterpret_cast<uint8_t*>(kCodePage));
+  emit_entry32(reinterpret_cast<uint8_t*>(kEntry32));
+  emit_prologue32(reinterpret_cast<uint8_t*>(kPrologue32));
+  const uint32_t off = static_cast<uint32_t>(kPrologue32);
+  std::memcpy(reinterpret_cast<void*>(kFarPtr), &off, 4);
+  std::memcpy(reinterpret_cast<void*>(kFarPtr + 4), &kUser32Cs, 2);
   static uint8_t alt_stack[1 << 16];
   stack_t ss{};
   ss.ss_sp = alt_stack;
@@ -170,6 +245,53 @@ int HostRunner::run(const std::vector<uint8_t>& bytes, HostState& st) {
   g_fault_state = nullptr;
   std::memcpy(st.gpr, reinterpret_cast<void*>(kStateGpr), sizeof st.gpr);
   std::memcpy(&st.rflags, reinterpret_cast<void*>(kStateFlags), 8);
+  return 0;
+}
+
+bool HostRunner::compat_available() {
+  if (m_compat >= 0) return m_compat;
+  HostState st;
+  m_compat = run32({0x90}, st) == 0;
+  if (!m_compat) {
+    // The GDT's 32-bit user code segment did not work: try one of our own in the LDT.
+    user_desc d{};
+    d.entry_number = 0;
+    d.limit = 0xfffff;
+    d.seg_32bit = 1;
+    d.contents = MODIFY_LDT_CONTENTS_CODE;
+    d.limit_in_pages = 1;
+    d.useable = 1;
+    if (syscall(SYS_modify_ldt, 1, &d, sizeof d) == 0) {
+      std::memcpy(reinterpret_cast<void*>(kFarPtr + 4), &kLdtCs, 2);
+      m_compat = run32({0x90}, st) == 0;
+    }
+  }
+  return m_compat;
+}
+
+int HostRunner::run32(const std::vector<uint8_t>& bytes, HostState& st) {
+  uint8_t* snippet = reinterpret_cast<uint8_t*>(kSnippet32);
+  std::memcpy(snippet, bytes.data(), bytes.size());
+  emit_epilogue32(snippet + bytes.size());
+  uint64_t regs[16] = {};
+  for (unsigned r = 0; r < 8; ++r) regs[r] = st.gpr[r] & 0xffffffff;
+  std::memcpy(reinterpret_cast<void*>(kStateGpr), regs, sizeof regs);
+  const uint64_t flags = (st.rflags & kFlagMask) | 2;
+  std::memcpy(reinterpret_cast<void*>(kStateFlags), &flags, 8);
+  g_fault_state = &st;
+  const int sig = sigsetjmp(g_jump, 1);
+  if (sig != 0) {
+    g_fault_state = nullptr;
+    for (unsigned r = 0; r < 16; ++r) st.gpr[r] = r < 8 ? st.gpr[r] & 0xffffffff : 0;
+    st.rflags &= 0xffffffff;
+    return sig;
+  }
+  reinterpret_cast<void (*)()>(kEntry32)();
+  g_fault_state = nullptr;
+  std::memcpy(regs, reinterpret_cast<void*>(kStateGpr), sizeof regs);
+  for (unsigned r = 0; r < 16; ++r) st.gpr[r] = r < 8 ? regs[r] & 0xffffffff : 0;
+  std::memcpy(&st.rflags, reinterpret_cast<void*>(kStateFlags), 8);
+  st.rflags &= 0xffffffff;
   return 0;
 }
 

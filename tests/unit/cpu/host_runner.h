@@ -30,8 +30,9 @@ struct HostCpuInfo {
 
 class HostRunner {
  public:
-  static constexpr uint64_t kCodePage = 0x00900000;          // trampoline
+  static constexpr uint64_t kCodePage = 0x00900000;          // trampolines
   static constexpr uint64_t kSnippet = 0x00901000;           // the instructions under test
+  static constexpr uint64_t kSnippet32 = 0x00903000;         // same, for 32-bit code
   static constexpr uint64_t kData = 0x00800000;              // test data window
   static constexpr uint64_t kDataSize = 0x10000;
   static constexpr uint64_t kStackTop = kData + kDataSize;   // default rSP for snippets
@@ -44,12 +45,20 @@ class HostRunner {
   // Runs `bytes` once with `st` as input; on return `st` holds the output state. Returns 0, or
   // the signal number if the snippet faulted.
   int run(const std::vector<uint8_t>& bytes, HostState& st);
+  // Same for 32-bit code, run in compatibility mode (Linux's 32-bit user code segment) at
+  // kSnippet32 with DS = ES = SS = the 32-bit user data segment. Only the low 32 bits of the
+  // eight legacy GPRs are loaded and stored (the upper halves come back as zero).
+  int run32(const std::vector<uint8_t>& bytes, HostState& st);
+  // Whether the host lets this process run 32-bit code (some virtual machines and kernels
+  // refuse 32-bit code segments).
+  bool compat_available();
 
   uint8_t* data() { return reinterpret_cast<uint8_t*>(kData); }
 
  private:
   HostRunner() = default;
   bool init();
+  int m_compat = -1;  // unknown, 0, 1
 };
 
 }  // namespace vmxsim::test

@@ -252,7 +252,7 @@ RunResult TestMachine::run(uint64_t rip, Cycles max_cycles) {
       st.seg[kSs] = ss_before;
       st.gpr[kRsp] = user_sp;
       st.rip = r.fault_rip + 1;
-      m_core->set_rflags(fl);
+      m_core->set_rflags(fl & ~rflags::kRf);  // the #GP frame has RF set; the HLT did not
       m_core->mode_changed();
       m_core->set_cpl(3);
       r.exception = -1;
