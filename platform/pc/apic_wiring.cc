@@ -141,6 +141,13 @@ void ApicWiring::map_devices(mem::Bus& mem_bus, unsigned& mem_targets, mem::Bus&
 
 std::function<void(bool)> ApicWiring::isa_irq_line(unsigned irq) { return m->isa.line(irq); }
 
+void ApicWiring::set_gsi(unsigned gsi, bool level) {
+  // A global system interrupt: IOAPIC pin `gsi`, and the 8259 for the ISA range (QEMU's GSI
+  // routing, which its pc-testdev drives).
+  if (gsi < 16) m->pic.set_irq(gsi, level);
+  m->ioapic.set_irq(gsi, level);
+}
+
 void ApicWiring::write_acpi_tables(const MemoryWriter& write) {
   AcpiTablesConfig t;
   t.apic_ids.clear();

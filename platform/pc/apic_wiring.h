@@ -32,6 +32,8 @@ class ApicWiring {
   void map_devices(mem::Bus& mem_bus, unsigned& mem_targets, mem::Bus& io_bus, unsigned& io_targets);
   // The interrupt line of ISA IRQ `irq` (to the PIC and the IOAPIC), for device outputs.
   std::function<void(bool)> isa_irq_line(unsigned irq);
+  // Drives global system interrupt `gsi` (IOAPIC pin; also the PIC for gsi < 16).
+  void set_gsi(unsigned gsi, bool level);
   using MemoryWriter = std::function<void(uint64_t paddr, const void* data, size_t len)>;
   void write_acpi_tables(const MemoryWriter& write);
 

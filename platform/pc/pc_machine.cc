@@ -6,6 +6,7 @@
 #include "platform/devices/fw_cfg.h"
 #include "platform/devices/pci_host.h"
 #include "platform/devices/pic8259.h"
+#include "platform/devices/test_dev.h"
 #include "platform/devices/uart16550.h"
 #include "platform/loader/multiboot_loader.h"
 #include "platform/pc/apic_wiring.h"
@@ -109,6 +110,24 @@ PcMachine::PcMachine(sc_module_name name, Config& cfg, StatRegistry& stats,
   // Cores, each with its local APIC; the APIC bus connects them, the IOAPIC and the PIC.
   m_apic = std::make_unique<ApicWiring>(cfg, stats, ncpu, params.core_hz, pic);
   m_uart->set_irq_callback(m_apic->isa_irq_line(4));
+
+  // QEMU's pc-testdev, used by kvm-unit-tests (system.testdev = false removes it).
+  if (cfg.declare_bool("system.testdev", true,
+                       "QEMU pc-testdev: scratch port 0xe0, IRQ ports 0x2000-0x2017, I/O RAM at 0xff000000")) {
+    ApicWiring* apic = m_apic.get();
+    add_io_device(std::make_unique<TestDevPorts>([apic](unsigned irq, bool level) {
+                    apic->set_gsi(irq, level);
+                  }),
+                  "testdev", TestDevPorts::kScratchPort, 8, TestDevPorts::kScratchPort);
+    m_io_bus->map(m_io_targets - 1, TestDevPorts::kIrqBase, TestDevPorts::kIrqLines, "testdev_irq",
+                  TestDevPorts::kIrqBase);
+    auto ioram = std::make_unique<TestDevIoRam>();
+    auto tlm = std::make_unique<TlmDevice>("testdev_ioram", *ioram);
+    m_mem_bus->initiator_socket.bind(tlm->socket);
+    m_mem_bus->map(m_mem_targets++, TestDevIoRam::kBase, TestDevIoRam::kSize, "testdev_ioram");
+    m_devices.push_back(std::move(ioram));
+    m_tlm_devices.push_back(std::move(tlm));
+  }
   for (unsigned i = 0; i < ncpu; ++i) {
     cpu::CoreParams p = params;
     p.apic_id = i;
