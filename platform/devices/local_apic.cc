@@ -433,7 +433,8 @@ bool LocalApic::write_reg(unsigned index, uint64_t value) {
     case kRegTimerInitial: timer_write_initial(v); return true;
     case kRegTimerDivide: timer_write_divide(v); return true;
     case kRegSelfIpi:
-      if (!x2) return false;
+      // x2APIC only; bits 31:8 are reserved (SDM Vol. 3 §10.12.11: #GP on a non-zero write).
+      if (!x2 || (v & ~0xffull)) return false;
       ++m_stat_ipis;
       if ((v & 0xff) < 16) {
         signal_error(kEsrSendIllegalVector);
