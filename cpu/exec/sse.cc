@@ -8,13 +8,12 @@
 // (MOVUPS/MOVUPD/MOVDQU) and the 32/64-bit element forms. VEX/EVEX forms have their own Zydis
 // mnemonics (VPXOR, ...) that nobody registers, so they raise #UD.
 //
-// MMX forms (the same mnemonics with MM registers) are not implemented: with the decoder's
-// `vregs` operand classes the selectors reject them (#UD); see vector_regs_known().
+// MMX forms (the same mnemonics with MM registers) are not implemented: the selectors accept
+// only XMM register operands (DecodedOp::regclass), so they raise #UD.
 #include <algorithm>
 #include <cstring>
 #include <limits>
 #include <type_traits>
-#include <utility>
 
 #include "cpu/core.h"
 #include "cpu/decode/isa_table.h"
@@ -28,34 +27,12 @@ constexpr uint32_t kMxcsrInit = 0x1f80;
 constexpr uint64_t kXcr0Supported = 0x3;     // x87 | SSE
 
 // --- operand register classes ----------------------------------------------------------------
-// MOVD/MOVQ between a GPR and an XMM register decode to the same DecodedOp in both directions
-// unless the decoder says which operands are vector registers. A `uint8_t vregs` field in
-// DecodedOp (bit i: operand i is an XMM register, bit 4+i: an MMX register) is a proposed
-// decoder addition; without it XMM is assumed wherever the form allows only one reading and the
-// ambiguous GPR<->XMM register forms raise #UD.
-template <typename O, typename = void>
-struct HasVregs : std::false_type {};
-template <typename O>
-struct HasVregs<O, std::void_t<decltype(std::declval<const O&>().vregs)>> : std::true_type {};
-
-template <typename O>
-bool xmm_reg(const O& op, unsigned i) {
-  if (op.kind[i] != OpKind::kReg) return false;
-  if constexpr (HasVregs<O>::value)
-    return (op.vregs >> i) & 1;
-  else
-    return op.reg[i] < 16;
+inline bool xmm_reg(const DecodedOp& op, unsigned i) {
+  return op.kind[i] == OpKind::kReg && op.regclass[i] == RegClass::kXmm && op.reg[i] < 16;
 }
-// Operand i is known to be a general-purpose register.
-template <typename O>
-bool gpr_reg(const O& op, unsigned i) {
-  if (op.kind[i] != OpKind::kReg) return false;
-  if constexpr (HasVregs<O>::value)
-    return !((op.vregs >> i) & 0x11);
-  else
-    return false;
+inline bool gpr_reg(const DecodedOp& op, unsigned i) {
+  return op.kind[i] == OpKind::kReg && op.regclass[i] == RegClass::kGpr;
 }
-inline bool xmm_or_mem(const DecodedOp& op, unsigned i) { return xmm_reg(op, i) || is_mem(op, i); }
 
 // --- exception checks ------------------------------------------------------------------------
 [[noreturn]] void sse_fault(Core& c) {
@@ -394,7 +371,7 @@ void movnti_My_Gy(Core& c, const DecodedOp& op) {
   c.write<S>(c.linear(op, S, true), c.reg<S>(op.reg[1]));
 }
 ExecFn select_movnti(const DecodedOp& op) {
-  if (op.nops != 2 || !is_mem(op, 0) || !is_reg(op, 1)) return nullptr;
+  if (op.nops != 2 || !is_mem(op, 0) || !gpr_reg(op, 1)) return nullptr;
   if (op.opsize == 4) return &movnti_My_Gy<4>;
   if (op.opsize == 8) return &movnti_My_Gy<8>;
   return nullptr;
@@ -519,13 +496,7 @@ void pmovmskb_Gd_U(Core& c, const DecodedOp& op) {
   c.set_reg<4>(op.reg[0], m);
 }
 ExecFn select_pmovmskb(const DecodedOp& op) {
-  if (op.nops != 2 || !is_reg(op, 0) || !xmm_reg(op, 1)) return nullptr;
-  if constexpr (HasVregs<DecodedOp>::value) {
-    if (!gpr_reg(op, 0)) return nullptr;
-  } else if (op.src_size != 16) {
-    return nullptr;  // the MMX form reads an 8-byte register
-  }
-  return &pmovmskb_Gd_U;
+  return (op.nops == 2 && gpr_reg(op, 0) && xmm_reg(op, 1)) ? &pmovmskb_Gd_U : nullptr;
 }
 
 template <typename T>
@@ -538,7 +509,7 @@ void movmsk_Gd_U(Core& c, const DecodedOp& op) {
 }
 template <typename T>
 ExecFn select_movmsk(const DecodedOp& op) {
-  return (op.nops == 2 && is_reg(op, 0) && xmm_reg(op, 1)) ? &movmsk_Gd_U<T> : nullptr;
+  return (op.nops == 2 && gpr_reg(op, 0) && xmm_reg(op, 1)) ? &movmsk_Gd_U<T> : nullptr;
 }
 
 void pextrw_Gd_U_Ib(Core& c, const DecodedOp& op) {
@@ -555,21 +526,13 @@ void pinsrw_V_Ew_Ib(Core& c, const DecodedOp& op) {
   x.store(xr(c, op.reg[0]));
 }
 ExecFn select_pextrw(const DecodedOp& op) {
-  if (op.nops != 3 || !is_reg(op, 0) || !xmm_reg(op, 1) || !is_imm(op, 2)) return nullptr;
-  if constexpr (HasVregs<DecodedOp>::value) {
-    if (!gpr_reg(op, 0)) return nullptr;
-  }
-  return &pextrw_Gd_U_Ib;
+  return (op.nops == 3 && gpr_reg(op, 0) && xmm_reg(op, 1) && is_imm(op, 2)) ? &pextrw_Gd_U_Ib : nullptr;
 }
 ExecFn select_pinsrw(const DecodedOp& op) {
   if (op.nops != 3 || !xmm_reg(op, 0) || !is_imm(op, 2)) return nullptr;
   if (is_mem(op, 1)) return &pinsrw_V_Ew_Ib<true>;
-  if constexpr (HasVregs<DecodedOp>::value) {
-    if (gpr_reg(op, 1)) return &pinsrw_V_Ew_Ib<false>;
-    return nullptr;
-  } else {
-    return is_reg(op, 1) ? &pinsrw_V_Ew_Ib<false> : nullptr;
-  }
+  if (gpr_reg(op, 1)) return &pinsrw_V_Ew_Ib<false>;
+  return nullptr;
 }
 
 // --- MXCSR -----------------------------------------------------------------------------------

@@ -56,10 +56,8 @@ constexpr uint64_t addr_mask() {
   return A == 2 ? 0xffffull : A == 4 ? 0xffffffffull : ~0ull;
 }
 
-// Destination segment: ES, whose base 64-bit mode ignores (kCheckLimit marks non-64-bit code).
-inline unsigned dst_seg(const DecodedOp& op) {
-  return (op.attrs & attr::kCheckLimit) ? kEs : kSegNone;
-}
+// Destination segment: always ES (the core keeps its base at 0 in 64-bit mode).
+inline unsigned dst_seg(const DecodedOp&) { return kEs; }
 
 inline int64_t step(const Core& c, unsigned size) {
   return (c.rflags_other() & rflags::kDf) ? -static_cast<int64_t>(size) : static_cast<int64_t>(size);

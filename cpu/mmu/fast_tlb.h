@@ -23,12 +23,32 @@ class FastTlb {
  public:
   static constexpr unsigned kEntries = 512;
 
-  FastTlbEntry& entry(uint64_t lin) { return m_e[(lin >> 12) & (kEntries - 1)]; }
-  const FastTlbEntry& entry(uint64_t lin) const { return m_e[(lin >> 12) & (kEntries - 1)]; }
+  static unsigned index(uint64_t lin) { return (lin >> 12) & (kEntries - 1); }
+  FastTlbEntry& entry(uint64_t lin) { return m_e[index(lin)]; }
+  const FastTlbEntry& entry(uint64_t lin) const { return m_e[index(lin)]; }
 
+  // The page walk installed an entry at `lin`'s slot: remember the slot so that a flush visits
+  // only occupied slots (guests that flush on every context switch would otherwise pay for the
+  // whole array each time).
+  void note_installed(uint64_t lin) {
+    const unsigned i = index(lin);
+    if (!m_listed[i]) {
+      m_listed[i] = true;
+      m_used[m_nused++] = static_cast<uint16_t>(i);
+    }
+  }
   void flush(bool include_global) {
-    for (auto& e : m_e)
-      if (include_global || !e.global) e = FastTlbEntry{};
+    unsigned keep = 0;
+    for (unsigned k = 0; k < m_nused; ++k) {
+      const unsigned i = m_used[k];
+      if (include_global || !m_e[i].global) {
+        m_e[i] = FastTlbEntry{};
+        m_listed[i] = false;
+      } else {
+        m_used[keep++] = static_cast<uint16_t>(i);
+      }
+    }
+    m_nused = keep;
   }
   void flush_page(uint64_t lin) {
     FastTlbEntry& e = entry(lin);
@@ -42,6 +62,9 @@ class FastTlb {
 
  private:
   FastTlbEntry m_e[kEntries];
+  bool m_listed[kEntries] = {};
+  uint16_t m_used[kEntries] = {};
+  unsigned m_nused = 0;
 };
 
 }  // namespace vmxsim::cpu

@@ -157,6 +157,7 @@ uint64_t Core::translate(uint64_t lin, unsigned access) {
       if (!smap_sensitive) e.read_tag = lin & ~0xfffull;
       if (allow_write && !m_code_map.page_has_code(ppage) && !smap_sensitive)
         e.write_tag = lin & ~0xfffull;
+      tlb.note_installed(lin);
     }
   }
   return phys;

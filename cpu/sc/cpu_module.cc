@@ -118,10 +118,14 @@ void CpuModule::transport(tlm_utils::simple_initiator_socket<CpuModule>& s, tlm:
 uint8_t* CpuModule::dmi_page(uint64_t paddr, bool write) {
   if (m_apic && m_apic->mmio_owns(paddr)) return nullptr;
   const uint64_t page = paddr & ~0xfffull;
+  // RAM grants DMI per 2 MiB chunk: the slot of the chunk is the likely hit.
+  const DmiRegion& likely = m_dmi[(page >> 21) % kDmiSlots];
+  if (likely.start <= page && page + 0xfff <= likely.end && (!write || likely.writable))
+    return likely.ptr + (page - likely.start);
+  if (page == m_dmi_denied_page) return nullptr;
   for (const DmiRegion& r : m_dmi)
     if (r.start <= page && page + 0xfff <= r.end && (!write || r.writable))
       return r.ptr + (page - r.start);
-  if (page == m_dmi_denied_page) return nullptr;
   tlm::tlm_generic_payload trans;
   tlm::tlm_dmi dmi;
   trans.set_command(write ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND);
