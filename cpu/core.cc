@@ -97,9 +97,11 @@ void Core::reset(bool bsp) {
   m_rflags_other = rflags::kFixed1;
   m_activity = bsp ? ActivityState::kActive : ActivityState::kWaitForSipi;
   m_nmi_blocked = false;
-  m_interrupt_shadow = false;
+  m_interrupt_shadow = m_movss_shadow = false;
+  m_pending_db = 0;
   m_delivery_depth = 0;
   mode_changed();
+  debug_regs_changed();
   flush_tlb(true);
 }
 
@@ -338,16 +340,14 @@ StopReason Core::run(Cycles until) {
     try {
       const Block* b = lookup_block();
       ++m_blocks_executed;
-      // An interrupt shadow (STI, MOV SS) or RFLAGS.TF: one instruction, then re-check.
-      const bool tf = m_rflags_other & rflags::kTf;
-      if (VMXSIM_LIKELY(!m_interrupt_shadow && !tf)) {
+      // An interrupt shadow (STI, MOV SS), RFLAGS.TF or RF, or an armed instruction breakpoint:
+      // the debug path (instruction granularity where needed, cpu/debug.cc).
+      const bool step = m_rflags_other & (rflags::kTf | rflags::kRf);
+      if (VMXSIM_LIKELY(!m_interrupt_shadow && !step && !m_bp_exec_mask)) {
         execute_block(*b, ~0u);
         if (VMXSIM_UNLIKELY(m_step_rule != StepRule::kNormal)) after_single_step(false);
       } else {
-        const bool shadow_before = m_interrupt_shadow;
-        execute_block(*b, 1);
-        if (shadow_before) m_interrupt_shadow = false;
-        after_single_step(tf);
+        execute_debug(*b);
       }
     } catch (const GuestFault& f) {
       if (m_cur_block) {

@@ -190,6 +190,7 @@ class Core {
   // Checks that a write of `size` bytes at `lin` would succeed (for instructions that must fault
   // before changing any state, e.g. PUSH of a far return frame).
   void probe_write(uint64_t lin, unsigned size);
+  uint8_t* host_ptr(uint64_t lin, unsigned n, bool write);
   uint64_t read_sized(uint64_t lin, unsigned size);
   void write_sized(uint64_t lin, unsigned size, uint64_t v);
   void read_bytes(uint64_t lin, void* dst, size_t n);
@@ -273,6 +274,21 @@ class Core {
   void end_block() { m_break_block = true; }
   void set_step_rule(StepRule r) { m_step_rule = r; }
   void set_interrupt_shadow() { m_interrupt_shadow = true; m_break_block = true; }
+  // MOV SS / POP SS: blocks interrupts and defers debug traps (single-step, data breakpoints) to
+  // after the next instruction (SDM Vol. 3 §6.8.3). Only the first of consecutive loads counts.
+  void set_movss_shadow() {
+    if (m_interrupt_shadow) return;
+    m_interrupt_shadow = m_movss_shadow = true;
+    m_break_block = true;
+  }
+  // --- debug registers (SDM Vol. 3 §17.2-§17.3; cpu/debug.cc) ---------------------------------
+  // Recomputes the armed breakpoints after DR0-DR3 or DR7 changed (MOV DR, VM entry/exit).
+  void debug_regs_changed();
+  // MOV DR with DR7.GD set: #DB (fault) with DR6.BD.
+  void check_general_detect();
+  // Drops the debug traps pending from a MOV SS (ICEBP's own #DB subsumes them).
+  void discard_pending_debug() { m_pending_db = 0; }
+  bool data_breakpoints_armed() const { return m_bp_data_mask != 0; }
   void count_unimplemented(uint16_t mnemonic);
   // Exception and interrupt delivery through the IDT (SDM Vol. 3 §6.12); `software` marks
   // INT n / INT3 / INTO (privilege check against the gate DPL, RIP after the instruction).
@@ -294,6 +310,12 @@ class Core {
   const Block* build_block(uint64_t lin, uint64_t phys);
   void fetch_phys(uint64_t paddr, uint8_t* dst, size_t n);
   void after_single_step(bool tf_before);
+  void execute_debug(const Block& b);
+  uint32_t exec_breakpoint_hits(uint64_t lin) const;
+  bool exec_breakpoint_in(uint64_t lin, uint64_t len) const;
+  void check_data_breakpoints(uint64_t lin, unsigned size, bool write);
+  bool data_breakpoint_page(uint64_t lin, bool write) const;
+  void deliver_debug_trap();
   [[noreturn]] void raise_noncanonical();
   uint64_t read_slow(uint64_t lin, unsigned size);
   void write_slow(uint64_t lin, unsigned size, uint64_t v);
@@ -307,7 +329,8 @@ class Core {
   void execute_block(const Block& b, unsigned max_ops);
   void trace_instruction(const DecodedOp& op) const;
   void handle_attention();
-  void handle_fault(const GuestFault& f);
+  // `set_rf`: the frame's RFLAGS.RF is set (every fault but the instruction-breakpoint #DB).
+  void handle_fault(const GuestFault& f, bool set_rf = true);
   bool deliverable_interrupt();
 
   CpuEnv& m_env;
@@ -337,6 +360,13 @@ class Core {
   bool m_break_block = false;
   bool m_stop_requested = false;
   bool m_interrupt_shadow = false;
+  bool m_movss_shadow = false;   // the shadow comes from MOV SS/POP SS (debug traps deferred)
+  // Debug state derived from DR0-DR3/DR7 by debug_regs_changed(); bit i stands for DRi.
+  uint8_t m_bp_exec_mask = 0;    // enabled instruction breakpoints
+  uint8_t m_bp_data_mask = 0;    // enabled data breakpoints (writes, or reads and writes)
+  uint8_t m_bp_read_mask = 0;    // the subset that also triggers on reads
+  uint64_t m_bp_pages[4] = {~0ull, ~0ull, ~0ull, ~0ull};  // data-breakpoint pages kept off the fast TLB
+  uint32_t m_pending_db = 0;     // DR6 bits of debug traps waiting for the instruction boundary
   bool m_nmi_pending = false;
   bool m_nmi_blocked = false;
   bool m_init_pending = false;

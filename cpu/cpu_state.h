@@ -70,6 +70,14 @@ constexpr uint64_t kVme = 1u << 0, kPvi = 1u << 1, kTsd = 1u << 2, kDe = 1u << 3
 namespace efer {
 constexpr uint64_t kSce = 1u << 0, kLme = 1u << 8, kLma = 1u << 10, kNxe = 1u << 11;
 }
+// Debug status and control (SDM Vol. 3 §17.2.3, §17.2.4).
+namespace dr6 {
+constexpr uint64_t kB0 = 1u << 0, kBMask = 0xf, kBd = 1u << 13, kBs = 1u << 14, kBt = 1u << 15,
+                   kRtm = 1u << 16, kFixed1 = 0xffff0ff0;  // reserved bits read as 1
+}
+namespace dr7 {
+constexpr uint64_t kGd = 1u << 13, kFixed1 = 1u << 10;
+}
 
 // Everything a VM exit/entry or a state dump needs, and nothing derived.
 struct CpuState {

@@ -30,19 +30,23 @@ bool causes_double_fault(uint8_t first, uint8_t second) {
 void Core::raise(uint8_t vector) { throw GuestFault{vector, false, 0, 0}; }
 void Core::raise(uint8_t vector, uint32_t error) { throw GuestFault{vector, true, error, 0}; }
 
-void Core::handle_fault(const GuestFault& f) {
+void Core::handle_fault(const GuestFault& f, bool set_rf) {
   if (f.vector < 32) ++m_exceptions[f.vector];
   uint8_t vector = f.vector;
   bool has_error = f.has_error;
   uint32_t error = f.error;
   uint64_t cr2 = f.cr2;
+  // The faulting instruction did not complete: its data-breakpoint hits, and debug traps deferred
+  // by a preceding MOV SS, are dropped.
+  m_pending_db = 0;
   for (unsigned depth = 0;; ++depth) {
     try {
       if (vector == kPf) s.cr2 = cr2;
-      m_interrupt_shadow = false;
+      m_interrupt_shadow = m_movss_shadow = false;
       // Faults push RFLAGS with RF set, so that IRET back to the instruction does not re-trigger
-      // an instruction breakpoint (SDM Vol. 3 §17.3.1.1).
-      m_delivering_fault = true;
+      // an instruction breakpoint (SDM Vol. 3 §17.3.1.1); the instruction-breakpoint #DB itself
+      // pushes RF as it is (0).
+      m_delivering_fault = set_rf || depth > 0;
       deliver_event(vector, has_error, error, false, s.rip);
       m_delivering_fault = false;
       return;
@@ -82,6 +86,10 @@ void Core::deliver_event(uint8_t vector, bool has_error, uint32_t error, bool so
                  static_cast<unsigned long long>(s.cr2));
   const uint32_t ext = software ? 0 : 1;
   const uint64_t old_flags = rflags() | (m_delivering_fault ? rflags::kRf : 0);
+  // A #DB clears DR7.GD so that the handler may use the debug registers (SDM §17.2.4). INT n,
+  // INT3 and INTO do not single-step into the handler: the delivery clears TF.
+  if (vector == kDb && !software) s.dr[7] &= ~dr7::kGd;
+  if (software) m_step_rule = StepRule::kSuppress;
 
   if (!protected_mode()) {
     // Real mode: IVT entry of 4 bytes (SDM Vol. 3 §20.1.4).
@@ -372,15 +380,16 @@ void Core::iret(unsigned opsize) {
   }
   set_rflags(flags_val);
   if (outer) {
-    // Data segments not accessible at the new CPL become null (SDM IRET: RETURN-TO-OUTER).
+    // Data segments not accessible at the new CPL become null (SDM IRET: RETURN-TO-OUTER):
+    // the selector is cleared and the register unusable; the hidden base stays (it is still
+    // the FS/GS base in 64-bit mode).
     for (unsigned sr : {kEs, kDs, kFs, kGs}) {
-      const Segment& d = s.seg[sr];
+      Segment& d = s.seg[sr];
       const unsigned ddpl = (d.ar >> ar::kDplShift) & 3;
       const bool conf_code = (d.ar & ar::kCodeBit) && (d.ar & ar::kCodeConforming);
       if (!(d.ar & ar::kUnusable) && !conf_code && ddpl < m_cpl) {
-        Segment z;
-        z.ar = ar::kUnusable;
-        s.seg[sr] = z;
+        d.selector = 0;
+        d.ar = ar::kUnusable;
       }
     }
   }
@@ -419,6 +428,15 @@ void Core::handle_attention() {
   }
   if (m_activity == ActivityState::kShutdown || m_activity == ActivityState::kWaitForSipi) return;
   try {
+    // Debug traps of the previous instruction come before NMI and interrupts (SDM Vol. 3
+    // Table 6-2); after a single-stepped HLT they wait for the event that ends the halt.
+    if (VMXSIM_UNLIKELY(m_pending_db) && !m_movss_shadow) {
+      if (m_activity == ActivityState::kActive || (m_nmi_pending && !m_nmi_blocked) ||
+          (deliverable_interrupt() && m_env.pending_interrupt() >= 0)) {
+        m_activity = ActivityState::kActive;
+        deliver_debug_trap();
+      }
+    }
     if (m_nmi_pending && !m_nmi_blocked && !m_interrupt_shadow) {
       m_nmi_pending = false;
       m_nmi_blocked = true;
@@ -443,21 +461,23 @@ void Core::handle_attention() {
   if (m_interrupt_shadow || (m_nmi_pending && !m_nmi_blocked)) m_attention = true;
 }
 
+// After an instruction executed at instruction granularity (or a block whose last instruction
+// set a step rule): the single-step trap (SDM Vol. 3 §17.3.1.4: DR6.BS, RIP of the next
+// instruction) joins the data-breakpoint hits of the instruction in one #DB, unless a MOV SS
+// defers them past the next instruction or the core halted (handle_attention delivers them).
 void Core::after_single_step(bool tf_before) {
   const StepRule rule = m_step_rule;
   m_step_rule = StepRule::kNormal;
   bool trap = tf_before;
   if (rule == StepRule::kSuppress) trap = false;
   if (rule == StepRule::kAfterIfTf) trap = m_rflags_other & rflags::kTf;
-  if (!trap || m_activity != ActivityState::kActive) return;
-  // Single-step trap after the instruction (SDM Vol. 3 §17.3.1.4): DR6.BS, RIP of the next one.
-  s.dr[6] |= 1u << 14;
-  ++m_exceptions[kDb];
-  try {
-    deliver_event(kDb, false, 0, false, s.rip);
-  } catch (const GuestFault& f) {
-    handle_fault(f);
+  if (trap) m_pending_db |= dr6::kBs;
+  if (!m_pending_db || m_movss_shadow) return;
+  if (m_activity != ActivityState::kActive) {
+    m_attention = true;
+    return;
   }
+  deliver_debug_trap();
 }
 
 }  // namespace vmxsim::cpu

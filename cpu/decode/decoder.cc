@@ -184,6 +184,22 @@ Decoder::Result Decoder::decode(const uint8_t* bytes, size_t avail, DecodeMode m
     }
   }
   out.nops = static_cast<uint8_t>(n);
+  // String instructions and XLAT have only hidden memory operands; the one based on rSI (the
+  // string source) or rBX (XLAT) carries the segment override.
+  if (n == 0)
+    for (unsigned i = 0; i < insn.operand_count; ++i) {
+      const ZydisDecodedOperand& z = zops[i];
+      if (z.type != ZYDIS_OPERAND_TYPE_MEMORY) continue;
+      switch (z.mem.base) {
+        case ZYDIS_REGISTER_SI: case ZYDIS_REGISTER_ESI: case ZYDIS_REGISTER_RSI:
+        case ZYDIS_REGISTER_BX: case ZYDIS_REGISTER_EBX: case ZYDIS_REGISTER_RBX:
+          out.seg = map_segment(z.mem.segment);
+          break;
+        default:
+          continue;
+      }
+      break;
+    }
   // ENTER's frame size is its first (16-bit) immediate; keep it separately too.
   if (insn.mnemonic == ZYDIS_MNEMONIC_ENTER) out.imm16 = static_cast<uint16_t>(out.imm);
 

@@ -122,8 +122,12 @@ void int3(Core& c, const DecodedOp&) {
 void into(Core& c, const DecodedOp&) {
   if (c.flags.of()) c.deliver_event(kOf, false, 0, true, c.next_rip());
 }
-// INT1 (ICEBP) delivers #DB like a hardware event: no DPL check (SDM INT n).
+// INT1 (ICEBP) delivers #DB like a hardware event: no DPL check (SDM INT n), DR6 unchanged,
+// after the instruction (trap-like). Debug traps a preceding MOV SS deferred are subsumed, and
+// there is no single-step trap after it (the delivery clears TF).
 void int1(Core& c, const DecodedOp&) {
+  c.discard_pending_debug();
+  c.set_step_rule(StepRule::kSuppress);
   c.deliver_event(kDb, false, 0, false, c.next_rip());
 }
 void iret(Core& c, const DecodedOp& op) { c.iret(op.opsize); }

@@ -83,7 +83,7 @@ void mov_Sw_Ew(Core& c, const DecodedOp& op) {
   if (seg == kCs || seg >= kNumSegs) c.raise_ud();
   const uint16_t sel = static_cast<uint16_t>(read_rm<2>(c, op, 1, kMem));
   c.load_segment(seg, sel);
-  if (seg == kSs) c.set_interrupt_shadow();
+  if (seg == kSs) c.set_movss_shadow();
 }
 
 ExecFn select_mov(const DecodedOp& op) {
@@ -480,7 +480,7 @@ void pop_sreg(Core& c, const DecodedOp& op) {
   const uint16_t sel = static_cast<uint16_t>(c.read<2>(stack_linear(c, sp, op.opsize, false)));
   c.load_segment(seg, sel);
   c.set_stack_pointer((sp + op.opsize) & stack_mask(c));
-  if (seg == kSs) c.set_interrupt_shadow();
+  if (seg == kSs) c.set_movss_shadow();
 }
 
 template <unsigned S>
@@ -653,10 +653,32 @@ void register_stack_ops(IsaTable& t) {
 
 }  // namespace
 
+// LDS/LES/LFS/LGS/LSS r, m16:16/32/64: load a far pointer (offset, then selector) into a
+// segment register and a general register; the segment load's checks come first.
+template <unsigned Seg>
+void load_far_pointer(Core& c, const DecodedOp& op) {
+  const unsigned w = op.opsize;
+  const uint64_t lin = c.linear(op, w + 2, false);
+  const uint64_t off = c.read_sized(lin, w);
+  const uint16_t sel = static_cast<uint16_t>(c.read<2>(lin + w));
+  c.load_segment(Seg, sel);
+  c.set_reg_sized(op.reg[0], w, off);
+}
+
+template <unsigned Seg>
+ExecFn select_load_far_pointer(const DecodedOp& op) {
+  return is_reg(op, 0) && is_mem(op, 1) ? &load_far_pointer<Seg> : nullptr;
+}
+
 void register_data_movement(IsaTable& t) {
   const char* g = "data_movement";
   const TimingClass kMov = TimingClass::kMov, kAlu = TimingClass::kAlu;
   t.add(ZYDIS_MNEMONIC_MOV, &select_mov, kMov, 0, g);
+  t.add(ZYDIS_MNEMONIC_LDS, &select_load_far_pointer<kDs>, TimingClass::kLoad, 0, g);
+  t.add(ZYDIS_MNEMONIC_LES, &select_load_far_pointer<kEs>, TimingClass::kLoad, 0, g);
+  t.add(ZYDIS_MNEMONIC_LFS, &select_load_far_pointer<kFs>, TimingClass::kLoad, 0, g);
+  t.add(ZYDIS_MNEMONIC_LGS, &select_load_far_pointer<kGs>, TimingClass::kLoad, 0, g);
+  t.add(ZYDIS_MNEMONIC_LSS, &select_load_far_pointer<kSs>, TimingClass::kLoad, attr::kEndsBlock, g);
   t.add(ZYDIS_MNEMONIC_MOVZX, &select_movx<false>, kMov, 0, g);
   t.add(ZYDIS_MNEMONIC_MOVSX, &select_movx<true>, kMov, 0, g);
   t.add(ZYDIS_MNEMONIC_MOVSXD, &select_movx<true>, kMov, 0, g);

@@ -23,7 +23,6 @@ namespace vmxsim::cpu {
 namespace {
 
 constexpr uint32_t kMxcsrMask = 0x0000ffff;  // MXCSR_MASK: bits 0-15 (DAZ supported)
-constexpr uint32_t kMxcsrInit = 0x1f80;
 constexpr uint64_t kXcr0Supported = 0x3;     // x87 | SSE
 
 // --- operand register classes ----------------------------------------------------------------

@@ -1,15 +1,17 @@
 // Handler group: string_ops — MOVS, STOS, LODS, CMPS, SCAS, INS, OUTS with REP/REPE/REPNE
-// (SDM Vol. 1 §7.3.9, Vol. 2 "REP/REPE/REPZ/REPNE/REPNZ", Vol. 3 §19.5 / §20.2.8 for I/O
-// permission).
+// (SDM Vol. 1 §7.3.9, Vol. 2 "REP/REPE/REPZ/REPNE/REPNZ"; I/O permission: Vol. 1 §19.5, checked
+// by Core::check_io_permission).
 //
 // Operands are implicit: the source is seg:rSI (DS unless overridden, op.seg), the destination
-// ES:rDI (ES cannot be overridden; its base is ignored in 64-bit mode). The address size selects
+// ES:rDI (ES cannot be overridden; its base is ignored in 64-bit mode). The REP forms of MOVS and
+// STOS copy or fill whole runs within a page through host pointers when the pages are RAM. The address size selects
 // SI/ESI/RSI, DI/EDI/RDI and the REP count register CX/ECX/RCX; RFLAGS.DF the direction.
 //
 // REP forms run at most kMaxIterations iterations per execution. If the count is not exhausted,
 // RIP stays at the instruction and the block ends, so that the core takes pending interrupts
 // and re-enters (the architectural behaviour of interruptible string instructions). A fault
 // in iteration k leaves rSI/rDI/rCX as they were before iteration k (SDM Vol. 2 "REP").
+#include <algorithm>
 #include <cstring>
 #include <type_traits>
 #include <utility>
@@ -32,23 +34,10 @@ constexpr uint64_t kMaxIterations = 1024;
 constexpr uint64_t kFastStringBytesPerUnit = 16;
 
 // --- host-pointer fast path ------------------------------------------------------------------
-// `Core::host_ptr(lin, n, write)` (a host pointer to n bytes within one RAM page, translating on a
-// miss, nullptr for MMIO or code pages) is a proposed Core addition. Until it exists the block
-// fast path is compiled out and every element goes through read<>/write<>.
-template <typename C, typename = void>
-struct HasHostPtr : std::false_type {};
-template <typename C>
-struct HasHostPtr<C, std::void_t<decltype(std::declval<C&>().host_ptr(uint64_t{}, 0u, false))>>
-    : std::true_type {};
-
-template <typename C>
-uint8_t* host_ptr(C& c, uint64_t lin, unsigned n, bool write) {
-  if constexpr (HasHostPtr<C>::value)
-    return c.host_ptr(lin, n, write);
-  else
-    return nullptr;
-}
-constexpr bool kHaveFastPath = HasHostPtr<Core>::value;
+// Core::host_ptr gives a host pointer to bytes within one RAM page (nullptr for MMIO and for
+// writes to pages holding code, which keep the element path and its SMC detection).
+uint8_t* host_ptr(Core& c, uint64_t lin, unsigned n, bool write) { return c.host_ptr(lin, n, write); }
+constexpr bool kHaveFastPath = true;
 
 // --- helpers -----------------------------------------------------------------------------------
 template <unsigned A>
@@ -107,9 +96,14 @@ inline void movs_one(Core& c, const DecodedOp& op, int64_t d) {
   c.set_reg<A>(kRdi, di + d);
 }
 
-// Block transfers: up to `max` elements that lie within one page for the source and one for
-// the destination, in the direction of DF (Down = DF=1: the elements at rSI, rSI-S, ...).
-// Returns the number of elements done (0: take the element path for the next element).
+// Block transfers: runs of elements that lie within one page for the source and one for the
+// destination, in the direction of DF (Down = DF=1: the elements at rSI, rSI-S, ...).
+// block_count: how many of at most `n` elements starting at `ea` (linear `lin`) one block may
+// cover; 0 sends the caller down the element path for the next element. The block functions
+// return the number of elements done, 0 (element path for the next element), or kNotRam when a
+// page is not RAM reachable through the fast TLB (MMIO, a write to a code page): the caller then
+// stays on the element path for the rest of this execution instead of translating again.
+constexpr uint64_t kNotRam = ~0ull;
 template <unsigned S, unsigned A, bool Down>
 uint64_t block_count(Core& c, const DecodedOp& op, unsigned seg, uint64_t ea, uint64_t lin,
                      bool write, uint64_t n) {
@@ -134,9 +128,9 @@ uint64_t movs_block(Core& c, const DecodedOp& op, uint64_t max) {
   if (!n) return 0;
   // Host pointers of the first elements; the rest of the block is on the same pages.
   const uint8_t* ps = host_ptr(c, ls, S, false);
-  if (!ps) return 0;
+  if (!ps) return kNotRam;
   uint8_t* pd = host_ptr(c, ld, S, true);
-  if (!pd) return 0;
+  if (!pd) return kNotRam;
   // Element-wise copying towards a destination that trails the source by less than the block
   // replicates the source pattern; memmove does not. Copy at most the distance at once, so no
   // element reads what this block writes.
@@ -164,11 +158,14 @@ void movs(Core& c, const DecodedOp& op) {
     uint64_t cx = c.reg<A>(kRcx);
     const uint64_t budget = std::min(cx, iteration_budget(c));
     uint64_t done = 0;
+    bool fast = kHaveFastPath;
     while (done < budget) {
-      if constexpr (kHaveFastPath) {
+      if (fast) {
         const uint64_t n = d > 0 ? movs_block<S, A, false>(c, op, budget - done)
                                  : movs_block<S, A, true>(c, op, budget - done);
-        if (n) {
+        if (n == kNotRam) {
+          fast = false;
+        } else if (n) {
           done += n;
           cx -= n;
           c.set_reg<A>(kRcx, cx);
@@ -199,7 +196,7 @@ uint64_t stos_block(Core& c, const DecodedOp& op, uint64_t v, uint64_t max) {
   const uint64_t n = block_count<S, A, Down>(c, op, dst_seg(op), di, ld, true, max);
   if (!n) return 0;
   uint8_t* pd = host_ptr(c, ld, S, true);
-  if (!pd) return 0;
+  if (!pd) return kNotRam;
   uint8_t* lo = pd - (Down ? (n - 1) * S : 0);
   if constexpr (S == 1) {
     std::memset(lo, static_cast<int>(v & 0xff), n);
@@ -221,11 +218,14 @@ void stos(Core& c, const DecodedOp& op) {
     uint64_t cx = c.reg<A>(kRcx);
     const uint64_t budget = std::min(cx, iteration_budget(c));
     uint64_t done = 0;
+    bool fast = kHaveFastPath;
     while (done < budget) {
-      if constexpr (kHaveFastPath) {
+      if (fast) {
         const uint64_t n = d > 0 ? stos_block<S, A, false>(c, op, v, budget - done)
                                  : stos_block<S, A, true>(c, op, v, budget - done);
-        if (n) {
+        if (n == kNotRam) {
+          fast = false;
+        } else if (n) {
           done += n;
           cx -= n;
           c.set_reg<A>(kRcx, cx);

@@ -75,19 +75,26 @@ unsigned debug_reg(Core& c, unsigned n) {
   if (n > 7) c.raise_ud();
   return n;
 }
+// MOV from/to DRn (SDM Vol. 2 MOV—Move to/from Debug Registers): #GP at CPL > 0, #UD for
+// DR4/DR5 with CR4.DE, then #DB (general detect) while DR7.GD is set.
 void mov_Rd_Dd(Core& c, const DecodedOp& op) {
   c.require_cpl0();
   const unsigned n = debug_reg(c, op.reg[1]);
+  c.check_general_detect();
   c.set_reg_sized(op.reg[0], c.in_64bit_mode() ? 8 : 4, c.s.dr[n]);
 }
 void mov_Dd_Rd(Core& c, const DecodedOp& op) {
   c.require_cpl0();
   const unsigned n = debug_reg(c, op.reg[0]);
+  c.check_general_detect();
   uint64_t v = c.reg_sized(op.reg[1], c.in_64bit_mode() ? 8 : 4);
   if ((n == 6 || n == 7) && (v >> 32)) c.raise_gp0();
-  if (n == 6) v = (v & 0x1e00f) | 0xffff0ff0;      // reserved bits read as 1 (SDM §17.2.3)
-  if (n == 7) v = (v & ~0xd800ull) | 0x400;
+  // DR6: B0-B3, BD, BS, BT writable; RTM (bit 16, no RTM support) and the other reserved bits
+  // read as 1 (SDM §17.2.3). DR7: bits 11, 12, 14, 15 read as 0, bit 10 as 1.
+  if (n == 6) v = (v & 0xe00f) | dr6::kFixed1;
+  if (n == 7) v = (v & ~0xd800ull) | dr7::kFixed1;
   c.s.dr[n] = v;
+  if (n != 6) c.debug_regs_changed();
 }
 
 void clts(Core& c, const DecodedOp&) {

@@ -42,7 +42,11 @@ void Core::raise_noncanonical() {
 uint64_t Core::read_slow(uint64_t lin, unsigned size) {
   if (long_mode() && !is_canonical(lin)) raise_noncanonical();
   const unsigned off = lin & 0xfff;
-  if (off + size <= 4096) return phys_read(translate(lin, kAccessRead), size);
+  if (off + size <= 4096) {
+    const uint64_t v = phys_read(translate(lin, kAccessRead), size);
+    if (VMXSIM_UNLIKELY(m_bp_read_mask)) check_data_breakpoints(lin, size, false);
+    return v;
+  }
   // Page-crossing: translate both pages before reading (either may fault).
   const unsigned first = 4096 - off;
   const uint64_t lin2 = (lin + first) & m_lin_mask;
@@ -54,6 +58,7 @@ uint64_t Core::read_slow(uint64_t lin, unsigned size) {
     const uint64_t b = i < first ? phys_read(p1 + i, 1) : phys_read(p2 + (i - first), 1);
     v |= b << (8 * i);
   }
+  if (VMXSIM_UNLIKELY(m_bp_read_mask)) check_data_breakpoints(lin, size, false);
   return v;
 }
 
@@ -62,6 +67,7 @@ void Core::write_slow(uint64_t lin, unsigned size, uint64_t v) {
   const unsigned off = lin & 0xfff;
   if (off + size <= 4096) {
     phys_write(translate(lin, kAccessWrite), size, v);
+    if (VMXSIM_UNLIKELY(m_bp_data_mask)) check_data_breakpoints(lin, size, true);
     return;
   }
   const unsigned first = 4096 - off;
@@ -76,6 +82,7 @@ void Core::write_slow(uint64_t lin, unsigned size, uint64_t v) {
     else
       phys_write(p2 + (i - first), 1, b);
   }
+  if (VMXSIM_UNLIKELY(m_bp_data_mask)) check_data_breakpoints(lin, size, true);
 }
 
 void Core::probe_write(uint64_t lin, unsigned size) {
@@ -86,6 +93,21 @@ void Core::probe_write(uint64_t lin, unsigned size) {
     if (long_mode() && !is_canonical(last)) raise_gp0();
     translate(last, kAccessWrite);
   }
+}
+
+// A host pointer to `n` bytes at `lin` within one RAM page (translating on a miss, which may
+// fault), or nullptr for MMIO, a page crossing, or a write to a page that holds code (those must
+// take the element-by-element path, where self-modifying code is detected).
+uint8_t* Core::host_ptr(uint64_t lin, unsigned n, bool write) {
+  const uint64_t page = lin & ~0xfffull;
+  if ((lin & 0xfff) + n > 4096) return nullptr;
+  const FastTlbEntry& e = m_tlb->entry(lin);
+  if ((write ? e.write_tag : e.read_tag) != page) {
+    if (long_mode() && !is_canonical(lin)) raise_noncanonical();
+    translate(lin, write ? kAccessWrite : kAccessRead);
+    if ((write ? e.write_tag : e.read_tag) != page) return nullptr;
+  }
+  return reinterpret_cast<uint8_t*>(lin + e.addend);
 }
 
 uint64_t Core::read_sized(uint64_t lin, unsigned size) {

@@ -149,13 +149,19 @@ uint64_t Core::translate(uint64_t lin, unsigned access) {
     FastTlbEntry& e = tlb.entry(lin);
     // SMAP makes supervisor data accesses to user pages depend on RFLAGS.AC: keep them slow.
     const bool smap_sensitive = !user && page_user && (s.cr4 & cr4::kSmap);
+    // Pages with an armed data breakpoint: the accesses it watches must reach the slow path.
+    bool bp_read = false, bp_write = false;
+    if (VMXSIM_UNLIKELY(m_bp_data_mask)) {
+      bp_read = data_breakpoint_page(lin, false);
+      bp_write = data_breakpoint_page(lin, true);
+    }
     if (!smap_sensitive || exec) {
       if (e.phys_page != ppage || e.read_tag != (lin & ~0xfffull)) e = FastTlbEntry{};
       e.addend = reinterpret_cast<uint64_t>(host) - (lin & ~0xfffull);
       e.phys_page = ppage;
       e.global = global;
-      if (!smap_sensitive) e.read_tag = lin & ~0xfffull;
-      if (allow_write && !m_code_map.page_has_code(ppage) && !smap_sensitive)
+      if (!smap_sensitive && !bp_read) e.read_tag = lin & ~0xfffull;
+      if (allow_write && !m_code_map.page_has_code(ppage) && !smap_sensitive && !bp_write)
         e.write_tag = lin & ~0xfffull;
       tlb.note_installed(lin);
     }

@@ -75,6 +75,8 @@ void CpuModule::run_thread() {
       case StopReason::kWaitForSipi: {
         // Sleep until the next local timer event or until something wakes us.
         wait(local_time_offset());
+        const bool dormant = r == StopReason::kWaitForSipi || !(core.rflags() & rflags::kIf);
+        if (dormant && m_on_dormant) m_on_dormant(true);
         const uint64_t next = m_apic && r == StopReason::kHalted ? m_apic->next_event_cycles() : ~0ull;
         const uint64_t before = core.cycles();
         if (next != ~0ull && next > core.cycles()) {
@@ -85,6 +87,7 @@ void CpuModule::run_thread() {
         const uint64_t after = std::max(before, time_to_cycles(sc_time_stamp()));
         core.set_cycles(std::max(after, std::min(next, after)));
         core.m_halted_cycles += core.cycles() - before;
+        if (dormant && m_on_dormant) m_on_dormant(false);
         if (m_apic) m_apic->update();
         core.signal_interrupt();
         break;

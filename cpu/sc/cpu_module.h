@@ -36,6 +36,10 @@ class CpuModule : public sc_core::sc_module, public CpuEnv {
 
   Core& core() { return *m_core; }
   void set_apic(LocalApicPort* apic) { m_apic = apic; }
+  // Told when the core becomes dormant (halted with interrupts disabled, or waiting for SIPI:
+  // only another processor can wake it) and when it wakes again. The machine ends the run when
+  // every core is dormant, even while device timers keep SystemC time moving.
+  void set_dormant_handler(std::function<void(bool dormant)> h) { m_on_dormant = std::move(h); }
   // Wakes the core from HLT / wait-for-SIPI (interrupt, NMI, INIT, SIPI arrived).
   void wake();
   // Core cycles at the current point of this core's local time (for devices it owns).
@@ -72,6 +76,7 @@ class CpuModule : public sc_core::sc_module, public CpuEnv {
   uint64_t m_period_ps;  // picoseconds per core cycle
   Limits m_limits;
   StopHandler m_on_stop;
+  std::function<void(bool)> m_on_dormant;
   sc_core::sc_event m_wake_event;
   bool m_shutdown_reported = false;
 

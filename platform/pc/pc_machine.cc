@@ -6,6 +6,7 @@
 #include "platform/devices/fw_cfg.h"
 #include "platform/devices/pci_host.h"
 #include "platform/devices/pic8259.h"
+#include "platform/devices/pit_module.h"
 #include "platform/devices/test_dev.h"
 #include "platform/devices/uart16550.h"
 #include "platform/loader/multiboot_loader.h"
@@ -111,6 +112,13 @@ PcMachine::PcMachine(sc_module_name name, Config& cfg, StatRegistry& stats,
   m_apic = std::make_unique<ApicWiring>(cfg, stats, ncpu, params.core_hz, pic);
   m_uart->set_irq_callback(m_apic->isa_irq_line(4));
 
+  // The 8254 timer on ISA IRQ 0.
+  m_pit = &add_io_device(std::make_unique<PitModule>("pit_timer", m_apic->isa_irq_line(0)), "pit", 0x40, 4, 0x40);
+  m_firmware_state = cfg.declare_bool(
+      "system.firmware_state", true,
+      "leave the 8259s, the 8254 and the real-mode interrupt vector table as a PC BIOS does "
+      "(QEMU -kernel boots after SeaBIOS); false: power-on state");
+
   // QEMU's pc-testdev, used by kvm-unit-tests (system.testdev = false removes it).
   if (cfg.declare_bool("system.testdev", true,
                        "QEMU pc-testdev: scratch port 0xe0, IRQ ports 0x2000-0x2017, I/O RAM at 0xff000000")) {
@@ -136,6 +144,11 @@ PcMachine::PcMachine(sc_module_name name, Config& cfg, StatRegistry& stats,
     auto mod = std::make_unique<cpu::CpuModule>(
         cname.c_str(), m_code_map, p, quantum_cycles, limits,
         [this](const std::string& why, int status) { stop(why, status, false); });
+    mod->set_dormant_handler([this](bool dormant) {
+      m_dormant_cpus += dormant ? 1 : -1;
+      if (m_dormant_cpus == m_cpus.size())
+        stop("every cpu is halted or waiting with nothing left to wake it", 8, false);
+    });
     mod->mem_socket.bind(m_mem_bus->target_socket);
     mod->io_socket.bind(m_io_bus->target_socket);
     mod->core().register_stats(stats, "system." + cname);
@@ -181,6 +194,28 @@ void PcMachine::stop(const std::string& reason, int status, bool guest_exit) {
   sc_stop();
 }
 
+// What a PC BIOS leaves behind for the operating system (as SeaBIOS does before QEMU's -kernel
+// boot): 8259s initialised with vector bases 0x08 and 0x70 and only the timer and the cascade
+// unmasked, the 8254 at 18.2 Hz, and a real-mode IVT whose every vector points at an IRET
+// (F000:FF53, the traditional dummy handler address).
+void PcMachine::set_firmware_state() {
+  const uint8_t iret = 0xcf;
+  m_ram->write(0xfff53, &iret, 1);
+  for (unsigned v = 0; v < 256; ++v) {
+    const uint32_t entry = (0xf000u << 16) | 0xff53u;
+    m_ram->write(v * 4, &entry, 4);
+  }
+  auto out = [this](uint16_t port, uint8_t v) {
+    for (auto& dev : m_devices)
+      if (auto* pic = dynamic_cast<Pic8259Pair*>(dev.get())) pic->io_write(port, 1, v, 0);
+  };
+  out(0x20, 0x11); out(0x21, 0x08); out(0x21, 0x04); out(0x21, 0x01);  // master: ICW1-ICW4
+  out(0xa0, 0x11); out(0xa1, 0x70); out(0xa1, 0x02); out(0xa1, 0x01);  // slave
+  out(0x21, 0xfa);  // IRQ0 (timer) and IRQ2 (cascade) unmasked
+  out(0xa1, 0xff);
+  m_pit->bios_defaults();
+}
+
 void PcMachine::boot(const BootRequest& req) {
   RamLoaderView view(*m_ram);
   const std::vector<loader::Module> modules = loader::parse_module_list(req.initrd);
@@ -188,6 +223,8 @@ void PcMachine::boot(const BootRequest& req) {
   m_apic->write_acpi_tables([this](uint64_t paddr, const void* data, size_t len) {
     m_ram->write(paddr, data, len);
   });
+
+  if (m_firmware_state) set_firmware_state();
 
   cpu::Core& c = m_cpus[0]->core();
   // Multiboot machine state (Multiboot Specification §3.2): 32-bit protected mode, paging off,

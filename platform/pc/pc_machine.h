@@ -24,6 +24,7 @@ class StatRegistry;
 namespace vmxsim::platform {
 
 class Uart16550;
+class PitModule;
 class ApicWiring;
 
 struct BootRequest {
@@ -57,6 +58,7 @@ class PcMachine : public sc_core::sc_module {
 
  private:
   void build_memory_map(uint64_t ram_size);
+  void set_firmware_state();
   template <class Dev>
   Dev& add_io_device(std::unique_ptr<Dev> dev, const char* name, uint64_t base, uint64_t size,
                      uint64_t target_offset = 0);
@@ -70,10 +72,13 @@ class PcMachine : public sc_core::sc_module {
   std::vector<std::unique_ptr<TlmDevice>> m_tlm_devices;
   unsigned m_io_targets = 0, m_mem_targets = 0;
   Uart16550* m_uart = nullptr;
+  PitModule* m_pit = nullptr;
+  bool m_firmware_state = true;
   std::unique_ptr<std::ostream> m_serial_file;
   std::unique_ptr<ApicWiring> m_apic;
   std::vector<std::unique_ptr<cpu::CpuModule>> m_cpus;
 
+  unsigned m_dormant_cpus = 0;
   bool m_stopped = false;
   bool m_guest_exit = false;
   int m_exit_status = 0;

@@ -134,6 +134,11 @@ DiffRunner& diff_runner() {
   m.read(kDataWin, s_data.data(), kDataWinSize);
   m.read(kStackWin, s_stack.data(), kStackWinSize);
 
+  m_last.host = h;
+  m_last.sim = s;
+  m_last.host_signal = sig;
+  m_last.sim_vector = rr.exception;
+
   const bool intel = host().intel;
   const uint64_t flag_mask = (fl::kArith | fl::DF) & ~(intel ? 0 : o.undefined);
   if (!intel && ((h.rflags ^ s.rflags) & o.undefined & fl::kArith)) ++m_tally.undefined_mismatches;

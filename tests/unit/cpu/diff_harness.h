@@ -29,7 +29,7 @@ constexpr uint64_t kArith = CF | PF | AF | ZF | SF | OF;
 // Memory shared by both sides: a data window at the start of HostRunner's data area and a stack
 // window below its default stack top.
 constexpr uint64_t kDataWin = HostRunner::kData;
-constexpr uint64_t kDataWinSize = 0x1000;
+constexpr uint64_t kDataWinSize = 0x2000;  // two pages: accesses may straddle kDataWin + 0x1000
 constexpr uint64_t kStackWin = HostRunner::kStackTop - 0x800;
 constexpr uint64_t kStackWinSize = 0x800;
 
@@ -45,6 +45,13 @@ struct DiffOptions {
   // Applied to both output states before comparing (e.g. to drop bits that differ because the
   // host runs at CPL 3 and the simulator at CPL 0).
   std::function<void(HostState&)> normalize;
+};
+
+// Both sides' outcome of the last check (for reports that print the whole final states).
+struct DiffOutcome {
+  HostState host, sim;      // final registers and RFLAGS (at the faulting instruction on a fault)
+  int host_signal = 0;      // 0: the host did not fault
+  int sim_vector = -1;      // -1: the simulator raised no exception
 };
 
 class DiffRunner {
@@ -74,6 +81,7 @@ class DiffRunner {
   void reset_tally() { m_tally = {}; }
 
   TestMachine& machine() { return m_machine; }
+  const DiffOutcome& last() const { return m_last; }
 
  private:
   ::testing::AssertionResult check_mode(bool compat, const std::string& name,
@@ -85,6 +93,7 @@ class DiffRunner {
   TestMachine m_machine32;  // 32-bit protected mode
   std::vector<uint8_t> m_loaded_code, m_loaded_code32;
   Tally m_tally;
+  DiffOutcome m_last;
 };
 
 DiffRunner& diff_runner();

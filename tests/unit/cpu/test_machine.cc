@@ -207,6 +207,7 @@ void TestMachine::wake() {
   m_core->set_rflags(fl);
   m_core->mode_changed();
   m_core->set_cpl(cpl);
+  m_core->debug_regs_changed();  // the restored DR0-DR3/DR7 bypassed MOV DR
   m_core->flush_tlb(true);
 }
 

@@ -1,0 +1,42 @@
+// Puts the 8254 on the simulated timeline: after every access that may change channel 0, the
+// next rising edge of its output is scheduled as a SystemC event, which pulses ISA IRQ 0.
+#pragma once
+
+#include <systemc>
+
+#include <functional>
+
+#include "platform/devices/io_device.h"
+#include "platform/devices/pit8254.h"
+
+namespace vmxsim::platform {
+
+class PitModule : public sc_core::sc_module, public IoDevice {
+ public:
+  PitModule(sc_core::sc_module_name name, std::function<void(bool)> irq0);
+
+  Pit8254& pit() { return m_pit; }
+  // Leaves channel 0 as a PC BIOS does (18.2 Hz square wave) and schedules its interrupts.
+  void bios_defaults();
+  uint64_t irq_count() const { return m_irqs; }
+
+  // IoDevice (map at 0x40, size 4, target offset 0x40)
+  uint64_t io_read(uint64_t port, unsigned size, uint64_t now_ps) override {
+    return m_pit.io_read(port, size, now_ps);
+  }
+  void io_write(uint64_t port, unsigned size, uint64_t value, uint64_t now_ps) override {
+    m_pit.io_write(port, size, value, now_ps);
+    reschedule(now_ps);
+  }
+
+ private:
+  void reschedule(uint64_t now_ps);
+  void on_edge();
+
+  Pit8254 m_pit;
+  std::function<void(bool)> m_irq0;
+  sc_core::sc_event m_edge;
+  uint64_t m_irqs = 0;
+};
+
+}  // namespace vmxsim::platform
