@@ -112,6 +112,8 @@ void Core::signal_sipi(uint8_t vector) {
 }
 
 void Core::set_rflags(uint64_t v) {
+  // Bits 3, 5, 15 and 22-63 are reserved and read as 0; bit 1 reads as 1 (SDM Vol. 1 §3.4.3).
+  v = (v & 0x3f7fd5ull) | rflags::kFixed1;
   const uint64_t old = m_rflags_other;
   flags.set_arith(v);
   m_rflags_other = (v & ~rflags::kArith) | rflags::kFixed1;

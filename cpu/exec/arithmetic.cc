@@ -204,6 +204,9 @@ void das(Core& c, const DecodedOp&) {
   bcd_flags(c, v, cf, af);
 }
 
+// SALC (undocumented D6, invalid in 64-bit mode): AL = CF ? 0xff : 0, flags unchanged.
+void salc(Core& c, const DecodedOp&) { set_al(c, c.flags.cf() ? 0xff : 0); }
+
 // AAA/AAS adjust all of AX (the 80286+ behaviour, not the 8086 one that adjusts only AL).
 template <bool kSub>
 void aaa_aas(Core& c, const DecodedOp&) {
@@ -248,6 +251,7 @@ void register_arithmetic(IsaTable& t) {
   t.add(ZYDIS_MNEMONIC_NEG, &select_unary<OpNeg>, TimingClass::kAlu, 0, g);
   t.add(ZYDIS_MNEMONIC_DAA, &always<&daa>, TimingClass::kAlu, 0, g);
   t.add(ZYDIS_MNEMONIC_DAS, &always<&das>, TimingClass::kAlu, 0, g);
+  t.add(ZYDIS_MNEMONIC_SALC, &always<&salc>, TimingClass::kAlu, 0, g);
   t.add(ZYDIS_MNEMONIC_AAA, &always<&aaa_aas<false>>, TimingClass::kAlu, 0, g);
   t.add(ZYDIS_MNEMONIC_AAS, &always<&aaa_aas<true>>, TimingClass::kAlu, 0, g);
   t.add(ZYDIS_MNEMONIC_AAM, &always<&aam>, TimingClass::kDiv, 0, g);
