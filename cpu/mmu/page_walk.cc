@@ -54,6 +54,23 @@ uint64_t Core::translate(uint64_t lin, unsigned access) {
       return v;
     };
 
+    // The page directory and page table levels, shared by 4-level and PAE paging: a 2 MiB page
+    // in the PDE, or a 4 KiB page in the PTE.
+    auto walk_directory = [&](uint64_t directory) {
+      uint64_t e = read_entry(directory + ((lin >> 21) & 0x1ff) * 8);
+      if (e & rsvd_hi) fault(pf::kP | pf::kRsvd);
+      if (e & kPtePs) {
+        if (e & 0x1fe000ull) fault(pf::kP | pf::kRsvd);
+        page_mask = (1ull << 21) - 1;
+        phys = (e & maxphy_mask & ~page_mask) | (lin & page_mask);
+      } else {
+        e = read_entry((e & maxphy_mask) + ((lin >> 12) & 0x1ff) * 8);
+        if (e & rsvd_hi) fault(pf::kP | pf::kRsvd);
+        page_mask = 0xfff;
+        phys = (e & maxphy_mask) | (lin & 0xfff);
+      }
+    };
+
     if (long_mode()) {
       // 4-level paging (SDM §4.5).
       uint64_t e = read_entry((s.cr3 & maxphy_mask) + ((lin >> 39) & 0x1ff) * 8);
@@ -66,36 +83,14 @@ uint64_t Core::translate(uint64_t lin, unsigned access) {
         page_mask = (1ull << 30) - 1;
         phys = (e & maxphy_mask & ~page_mask) | (lin & page_mask);
       } else {
-        e = read_entry((e & maxphy_mask) + ((lin >> 21) & 0x1ff) * 8);
-        if (e & rsvd_hi) fault(pf::kP | pf::kRsvd);
-        if (e & kPtePs) {
-          if (e & 0x1fe000ull) fault(pf::kP | pf::kRsvd);
-          page_mask = (1ull << 21) - 1;
-          phys = (e & maxphy_mask & ~page_mask) | (lin & page_mask);
-        } else {
-          e = read_entry((e & maxphy_mask) + ((lin >> 12) & 0x1ff) * 8);
-          if (e & rsvd_hi) fault(pf::kP | pf::kRsvd);
-          page_mask = 0xfff;
-          phys = (e & maxphy_mask) | (lin & 0xfff);
-        }
+        walk_directory(e & maxphy_mask);
       }
     } else if (s.cr4 & cr4::kPae) {
       // PAE paging (SDM §4.4). PDPTEs are read at walk time.
       const uint64_t pdpte = phys_read((s.cr3 & 0xffffffe0ull) + ((lin >> 30) & 3) * 8, 8);
       if (!(pdpte & kPteP)) fault(0);
       if (pdpte & (rsvd_hi | kPteXd | 0x1e6ull)) fault(pf::kP | pf::kRsvd);
-      uint64_t e = read_entry((pdpte & maxphy_mask) + ((lin >> 21) & 0x1ff) * 8);
-      if (e & rsvd_hi) fault(pf::kP | pf::kRsvd);
-      if (e & kPtePs) {
-        if (e & 0x1fe000ull) fault(pf::kP | pf::kRsvd);
-        page_mask = (1ull << 21) - 1;
-        phys = (e & maxphy_mask & ~page_mask) | (lin & page_mask);
-      } else {
-        e = read_entry((e & maxphy_mask) + ((lin >> 12) & 0x1ff) * 8);
-        if (e & rsvd_hi) fault(pf::kP | pf::kRsvd);
-        page_mask = 0xfff;
-        phys = (e & maxphy_mask) | (lin & 0xfff);
-      }
+      walk_directory(pdpte & maxphy_mask);
     } else {
       // 32-bit paging (SDM §4.3), with 4 MiB pages under CR4.PSE (PSE-36 address bits).
       entry_size = 4;
