@@ -250,8 +250,52 @@ void PcMachine::boot(const BootRequest& req) {
   c.set_rflags(cpu::rflags::kFixed1);
   c.mode_changed();
   c.flush_tlb(true);
-  if (bi.kind == loader::BootInfo::Kind::Elf64Plain)
-    throw loader::LoadError(req.kernel + ": plain ELF64 kernels are not supported yet; add a multiboot header");
+  if (bi.kind == loader::BootInfo::Kind::Elf64Plain) enter_long_mode(bi.entry, bi.first_free);
+}
+
+// A plain ELF64 kernel starts in 64-bit mode (vmxsim's convention, docs/cli.md): paging with the
+// first 4 GiB identity-mapped by 2 MiB pages, a GDT with a 64-bit code segment (0x08) and a data
+// segment (0x10), interrupts disabled, RSP = 0 (the kernel sets up its stack). The tables take six
+// pages at `free` (after the image).
+void PcMachine::enter_long_mode(uint64_t entry, uint64_t free) {
+  const uint64_t pml4 = free, pdpt = free + 0x1000, pd = free + 0x2000, gdt = free + 0x6000;
+  if (gdt + 0x1000 > std::min<uint64_t>(m_ram->size(), loader::kLowRamLimit))
+    throw loader::LoadError("no room in RAM for the boot page tables after the kernel");
+  auto put = [this](uint64_t paddr, uint64_t v) { m_ram->write(paddr, &v, 8); };
+  put(pml4, pdpt | 0x3);
+  for (uint64_t i = 0; i < 4; ++i) {
+    put(pdpt + 8 * i, (pd + 0x1000 * i) | 0x3);
+    for (uint64_t j = 0; j < 512; ++j)
+      put(pd + 0x1000 * i + 8 * j, ((i << 30) | (j << 21)) | 0x83);  // present, writable, 2 MiB
+  }
+  put(gdt, 0);
+  put(gdt + 8, 0x00af9b000000ffffull);   // 64-bit code, DPL 0
+  put(gdt + 16, 0x00cf93000000ffffull);  // data, DPL 0
+
+  cpu::Core& c = m_cpus[0]->core();
+  cpu::Segment code;
+  code.selector = 0x08;
+  code.limit = 0xffffffff;
+  code.ar = cpu::ar::kP | cpu::ar::kS | cpu::ar::kCodeBit | cpu::ar::kCodeReadable |
+            cpu::ar::kAccessed | cpu::ar::kL | cpu::ar::kG;
+  cpu::Segment data;
+  data.selector = 0x10;
+  data.limit = 0xffffffff;
+  data.ar = cpu::ar::kP | cpu::ar::kS | cpu::ar::kDataWritable | cpu::ar::kAccessed |
+            cpu::ar::kDb | cpu::ar::kG;
+  for (unsigned i = 0; i < cpu::kNumSegs; ++i) c.s.seg[i] = data;
+  c.s.seg[cpu::kCs] = code;
+  c.s.gdtr = {gdt, 23};
+  c.s.cr3 = pml4;
+  c.s.cr4 = cpu::cr4::kPae;
+  c.s.efer = cpu::efer::kLme | cpu::efer::kLma;
+  c.s.cr0 = cpu::cr0::kPe | cpu::cr0::kPg | cpu::cr0::kEt;
+  c.s.gpr[cpu::kRax] = 0;
+  c.s.gpr[cpu::kRbx] = 0;
+  c.s.gpr[cpu::kRsp] = 0;
+  c.s.rip = entry;
+  c.mode_changed();
+  c.flush_tlb(true);
 }
 
 }  // namespace vmxsim::platform

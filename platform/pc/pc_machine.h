@@ -59,6 +59,7 @@ class PcMachine : public sc_core::sc_module {
  private:
   void build_memory_map(uint64_t ram_size);
   void set_firmware_state();
+  void enter_long_mode(uint64_t entry, uint64_t free);
   template <class Dev>
   Dev& add_io_device(std::unique_ptr<Dev> dev, const char* name, uint64_t base, uint64_t size,
                      uint64_t target_offset = 0);
