@@ -4,19 +4,12 @@
 // PUSHA, POPA, PUSHF, POPF, ENTER, LEAVE (SDM Vol. 2).
 #include "cpu/core.h"
 #include "cpu/decode/isa_table.h"
+#include "cpu/exec/operand_source.h"
 
 namespace vmxsim::cpu {
 
 namespace {
 
-enum class Src : uint8_t { kReg, kMem, kImm };
-
-template <unsigned S, Src K>
-inline uint64_t fetch_src(Core& c, const DecodedOp& op) {
-  if constexpr (K == Src::kReg) return c.reg<S>(op.reg[1]);
-  else if constexpr (K == Src::kMem) return c.read<S>(c.linear(op, S, false));
-  else return op.imm;
-}
 
 template <unsigned S>
 inline uint64_t read_rm(Core& c, const DecodedOp& op, unsigned i, bool mem) {

@@ -19,19 +19,12 @@
 
 #include "cpu/core.h"
 #include "cpu/decode/isa_table.h"
+#include "cpu/exec/operand_source.h"
 
 namespace vmxsim::cpu {
 
 namespace {
 
-enum class Src : uint8_t { kReg, kMem, kImm };
-
-template <unsigned S, Src K>
-inline uint64_t fetch_src(Core& c, const DecodedOp& op) {
-  if constexpr (K == Src::kReg) return c.reg<S>(op.reg[1]);
-  else if constexpr (K == Src::kMem) return c.read<S>(c.linear(op, S, false));
-  else return op.imm;
-}
 
 void raise_ud_op(Core& c, const DecodedOp&) { c.raise_ud(); }
 
