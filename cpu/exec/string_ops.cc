@@ -52,10 +52,10 @@ inline int64_t step(const Core& c, unsigned size) {
   return (c.rflags_other() & rflags::kDf) ? -static_cast<int64_t>(size) : static_cast<int64_t>(size);
 }
 
-// Iterations allowed in this execution: one while single-stepping (the #DB trap follows each
-// iteration), else kMaxIterations.
+// Iterations allowed in this execution: one while single-stepping or while data breakpoints are
+// armed (the #DB trap follows the iteration that hit, SDM Vol. 3 §17.3.1.2), else kMaxIterations.
 inline uint64_t iteration_budget(const Core& c) {
-  return (c.rflags_other() & rflags::kTf) ? 1 : kMaxIterations;
+  return ((c.rflags_other() & rflags::kTf) || c.data_breakpoints_armed()) ? 1 : kMaxIterations;
 }
 
 // The count is not exhausted: execute the instruction again after the core had a chance to

@@ -109,6 +109,29 @@ TEST_F(DebugRegs, DataWriteBreakpointTrapsAfterTheInstruction) {
   EXPECT_EQ(m.state().dr[6], 0xffff0ff2u);
 }
 
+TEST_F(DebugRegs, RepStringTrapsAfterTheIterationThatHit) {
+  // DR2 = kBuf+4, 1 byte, writes: G2 | R/W2 = 01.
+  Bytes code = arm(2, kBuf + 4, 0x01000420);
+  append(code, {0xb0, 0x5a});  // mov al, 0x5a
+  const uint64_t rep = kCode + code.size();
+  append(code, {0xf3, 0xaa});  // rep stosb
+  m.gpr(kRdi) = kBuf;
+  m.gpr(kRcx) = 16;
+  RunResult r = m.run_code(kCode, code);
+  EXPECT_EQ(r.exception, kDb);
+  EXPECT_EQ(r.fault_rip, rep);  // count not exhausted: RIP stays at the instruction
+  EXPECT_EQ(m.gpr(kRcx), 11u);
+  EXPECT_EQ(m.gpr(kRdi), kBuf + 5);
+  EXPECT_EQ(m.read<uint8_t>(kBuf + 4), 0x5au);
+  EXPECT_EQ(m.read<uint8_t>(kBuf + 5), 0u);
+  EXPECT_EQ(m.state().dr[6], 0xffff0ff4u);
+  // Resuming completes the rest without another hit.
+  r = m.run(rep);
+  EXPECT_EQ(r.exception, -1);
+  EXPECT_EQ(m.gpr(kRcx), 0u);
+  EXPECT_EQ(m.read<uint8_t>(kBuf + 15), 0x5au);
+}
+
 TEST_F(DebugRegs, GeneralDetectFaultsOnMovDr) {
   Bytes code = mov_rax_imm64(0x2400);  // DR7.GD
   append(code, mov_dr_rax(7));
