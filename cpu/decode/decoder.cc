@@ -200,6 +200,10 @@ Decoder::Result Decoder::decode(const uint8_t* bytes, size_t avail, DecodeMode m
       }
       break;
     }
+  // MASKMOVQ/MASKMOVDQU store through a hidden DS:rDI operand that takes segment overrides.
+  if (insn.mnemonic == ZYDIS_MNEMONIC_MASKMOVQ || insn.mnemonic == ZYDIS_MNEMONIC_MASKMOVDQU)
+    for (unsigned i = 0; i < insn.operand_count; ++i)
+      if (zops[i].type == ZYDIS_OPERAND_TYPE_MEMORY) out.seg = map_segment(zops[i].mem.segment);
   // ENTER's frame size is its first (16-bit) immediate; keep it separately too.
   if (insn.mnemonic == ZYDIS_MNEMONIC_ENTER) out.imm16 = static_cast<uint16_t>(out.imm);
 

@@ -15,6 +15,7 @@ IsaTable::IsaTable() : m_entries(ZYDIS_MNEMONIC_MAX_VALUE + 1) {
   register_string_ops(*this);
   register_system(*this);
   register_sse(*this);
+  register_mmx(*this);
   register_misc(*this);
 }
 

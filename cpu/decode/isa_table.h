@@ -48,10 +48,14 @@ void register_control_transfer(IsaTable& t);
 void register_string_ops(IsaTable& t);
 void register_system(IsaTable& t);
 void register_sse(IsaTable& t);
+void register_mmx(IsaTable& t);
 void register_misc(IsaTable& t);
 
 // MOV CRn/DRn forms (system group), chosen by the decoder because they share MOV's mnemonic.
 ExecFn select_mov_cr_dr(const DecodedOp& op);
+// MMX register forms of mnemonics the SSE group registers (MOVD, MOVQ, PADDB, ...): the SSE
+// selectors hand operand forms with an MM register to this one (mmx group).
+ExecFn select_mmx(const DecodedOp& op);
 
 // Picks the instantiation of a handler template for an operand size of 1, 2, 4 or 8 bytes.
 #define VMXSIM_BY_SIZE(fn, size)              \

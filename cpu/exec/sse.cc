@@ -8,8 +8,8 @@
 // (MOVUPS/MOVUPD/MOVDQU) and the 32/64-bit element forms. VEX/EVEX forms have their own Zydis
 // mnemonics (VPXOR, ...) that nobody registers, so they raise #UD.
 //
-// MMX forms (the same mnemonics with MM registers) are not implemented: the selectors accept
-// only XMM register operands (DecodedOp::regclass), so they raise #UD.
+// MMX forms (the same mnemonics with an MM register operand, DecodedOp::regclass kMmx) are the
+// MMX group's: the selectors below hand them to select_mmx() (cpu/exec/mmx.cc).
 #include <algorithm>
 #include <cstring>
 #include <limits>
@@ -17,6 +17,7 @@
 
 #include "cpu/core.h"
 #include "cpu/decode/isa_table.h"
+#include "cpu/exec/simd_lanes.h"
 
 namespace vmxsim::cpu {
 
@@ -31,6 +32,9 @@ inline bool xmm_reg(const DecodedOp& op, unsigned i) {
 }
 inline bool gpr_reg(const DecodedOp& op, unsigned i) {
   return op.kind[i] == OpKind::kReg && op.regclass[i] == RegClass::kGpr;
+}
+inline bool mmx_form(const DecodedOp& op) {
+  return op.regclass[0] == RegClass::kMmx || op.regclass[1] == RegClass::kMmx;
 }
 
 // --- exception checks ------------------------------------------------------------------------
@@ -95,146 +99,14 @@ inline void src128(Core& c, const DecodedOp& op, uint8_t* dst) {
     std::memcpy(dst, xr(c, op.reg[1]), 16);
 }
 
-// --- lane helpers ----------------------------------------------------------------------------
-template <typename T>
-struct V {
-  static constexpr unsigned N = 16 / sizeof(T);
-  T e[N];
-  static V load(const uint8_t* p) {
-    V v;
-    std::memcpy(v.e, p, 16);
-    return v;
-  }
-  void store(uint8_t* p) const { std::memcpy(p, e, 16); }
-};
-
-template <typename T>
-constexpr T sat(int64_t v) {
-  return static_cast<T>(std::clamp<int64_t>(v, std::numeric_limits<T>::min(), std::numeric_limits<T>::max()));
-}
-
-// Operation functors: apply(dst, src, imm8) with dst the XMM register of operand 0.
-#define VMXSIM_LANE_OP(Name, T, expr)                                          \
-  struct Name {                                                                \
-    static void apply(uint8_t* dp, const uint8_t* sp, uint8_t) {               \
-      V<T> d = V<T>::load(dp);                                                 \
-      const V<T> s = V<T>::load(sp);                                           \
-      for (unsigned i = 0; i < V<T>::N; ++i) {                                 \
-        const T a = d.e[i], b = s.e[i];                                        \
-        d.e[i] = static_cast<T>(expr);                                         \
-      }                                                                        \
-      d.store(dp);                                                             \
-    }                                                                          \
-  };
-
-VMXSIM_LANE_OP(OpPaddb, uint8_t, a + b)
-VMXSIM_LANE_OP(OpPaddw, uint16_t, a + b)
-VMXSIM_LANE_OP(OpPaddd, uint32_t, a + b)
-VMXSIM_LANE_OP(OpPaddq, uint64_t, a + b)
-VMXSIM_LANE_OP(OpPsubb, uint8_t, a - b)
-VMXSIM_LANE_OP(OpPsubw, uint16_t, a - b)
-VMXSIM_LANE_OP(OpPsubd, uint32_t, a - b)
-VMXSIM_LANE_OP(OpPsubq, uint64_t, a - b)
-VMXSIM_LANE_OP(OpPaddsb, int8_t, sat<int8_t>(int64_t(a) + b))
-VMXSIM_LANE_OP(OpPaddsw, int16_t, sat<int16_t>(int64_t(a) + b))
-VMXSIM_LANE_OP(OpPaddusb, uint8_t, sat<uint8_t>(int64_t(a) + b))
-VMXSIM_LANE_OP(OpPaddusw, uint16_t, sat<uint16_t>(int64_t(a) + b))
-VMXSIM_LANE_OP(OpPsubsb, int8_t, sat<int8_t>(int64_t(a) - b))
-VMXSIM_LANE_OP(OpPsubsw, int16_t, sat<int16_t>(int64_t(a) - b))
-VMXSIM_LANE_OP(OpPsubusb, uint8_t, sat<uint8_t>(int64_t(a) - b))
-VMXSIM_LANE_OP(OpPsubusw, uint16_t, sat<uint16_t>(int64_t(a) - b))
-VMXSIM_LANE_OP(OpPcmpeqb, uint8_t, a == b ? 0xff : 0)
-VMXSIM_LANE_OP(OpPcmpeqw, uint16_t, a == b ? 0xffff : 0)
-VMXSIM_LANE_OP(OpPcmpeqd, uint32_t, a == b ? 0xffffffffu : 0)
-VMXSIM_LANE_OP(OpPcmpgtb, int8_t, a > b ? -1 : 0)
-VMXSIM_LANE_OP(OpPcmpgtw, int16_t, a > b ? -1 : 0)
-VMXSIM_LANE_OP(OpPcmpgtd, int32_t, a > b ? -1 : 0)
-VMXSIM_LANE_OP(OpPminub, uint8_t, a < b ? a : b)
-VMXSIM_LANE_OP(OpPmaxub, uint8_t, a > b ? a : b)
-VMXSIM_LANE_OP(OpPminsw, int16_t, a < b ? a : b)
-VMXSIM_LANE_OP(OpPmaxsw, int16_t, a > b ? a : b)
-VMXSIM_LANE_OP(OpPavgb, uint8_t, (uint32_t(a) + b + 1) >> 1)
-VMXSIM_LANE_OP(OpPavgw, uint16_t, (uint32_t(a) + b + 1) >> 1)
-VMXSIM_LANE_OP(OpPmullw, uint16_t, uint32_t(a) * uint32_t(b))
-VMXSIM_LANE_OP(OpPmulhw, int16_t, (int32_t(a) * int32_t(b)) >> 16)
-VMXSIM_LANE_OP(OpPmulhuw, uint16_t, (uint32_t(a) * uint32_t(b)) >> 16)
-VMXSIM_LANE_OP(OpPand, uint64_t, a & b)
-VMXSIM_LANE_OP(OpPandn, uint64_t, ~a & b)
-VMXSIM_LANE_OP(OpPor, uint64_t, a | b)
-VMXSIM_LANE_OP(OpPxor, uint64_t, a ^ b)
-#undef VMXSIM_LANE_OP
-
-struct OpPmuludq {
-  static void apply(uint8_t* dp, const uint8_t* sp, uint8_t) {
-    V<uint32_t> d = V<uint32_t>::load(dp);
-    const V<uint32_t> s = V<uint32_t>::load(sp);
-    set_xmm(dp, uint64_t(d.e[0]) * s.e[0], uint64_t(d.e[2]) * s.e[2]);
-  }
-};
-
-struct OpPmaddwd {
-  static void apply(uint8_t* dp, const uint8_t* sp, uint8_t) {
-    const V<int16_t> d = V<int16_t>::load(dp), s = V<int16_t>::load(sp);
-    V<uint32_t> r;
-    for (unsigned i = 0; i < 4; ++i)
-      r.e[i] = static_cast<uint32_t>(int64_t(d.e[2 * i]) * s.e[2 * i] +
-                                     int64_t(d.e[2 * i + 1]) * s.e[2 * i + 1]);
-    r.store(dp);
-  }
-};
-
-struct OpPsadbw {
-  static void apply(uint8_t* dp, const uint8_t* sp, uint8_t) {
-    uint64_t sum[2] = {0, 0};
-    for (unsigned i = 0; i < 16; ++i) sum[i / 8] += dp[i] > sp[i] ? dp[i] - sp[i] : sp[i] - dp[i];
-    set_xmm(dp, sum[0], sum[1]);
-  }
-};
-
-// PACKSSWB / PACKSSDW / PACKUSWB: destination elements first, then source elements, saturated.
-template <typename From, typename To>
-struct OpPack {
-  static void apply(uint8_t* dp, const uint8_t* sp, uint8_t) {
-    const V<From> d = V<From>::load(dp), s = V<From>::load(sp);
-    V<To> r;
-    for (unsigned i = 0; i < V<From>::N; ++i) {
-      r.e[i] = sat<To>(d.e[i]);
-      r.e[V<From>::N + i] = sat<To>(s.e[i]);
-    }
-    r.store(dp);
-  }
-};
-
-// PUNPCKL*/PUNPCKH*, UNPCKL*/UNPCKH*: interleave the low (High=false) or high halves.
-template <typename T, bool High>
-struct OpUnpack {
-  static void apply(uint8_t* dp, const uint8_t* sp, uint8_t) {
-    const V<T> d = V<T>::load(dp), s = V<T>::load(sp);
-    constexpr unsigned H = V<T>::N / 2, base = High ? H : 0;
-    V<T> r;
-    for (unsigned i = 0; i < H; ++i) {
-      r.e[2 * i] = d.e[base + i];
-      r.e[2 * i + 1] = s.e[base + i];
-    }
-    r.store(dp);
-  }
-};
+// --- lane helpers (shared with the MMX group) -------------------------------------------------
+using namespace simd;
 
 struct OpPshufd {
   static void apply(uint8_t* dp, const uint8_t* sp, uint8_t imm) {
     const V<uint32_t> s = V<uint32_t>::load(sp);
     V<uint32_t> r;
     for (unsigned i = 0; i < 4; ++i) r.e[i] = s.e[(imm >> (2 * i)) & 3];
-    r.store(dp);
-  }
-};
-template <bool High>
-struct OpPshufw {  // PSHUFLW (High=false), PSHUFHW (High=true)
-  static void apply(uint8_t* dp, const uint8_t* sp, uint8_t imm) {
-    const V<uint16_t> s = V<uint16_t>::load(sp);
-    V<uint16_t> r = s;
-    constexpr unsigned base = High ? 4 : 0;
-    for (unsigned i = 0; i < 4; ++i) r.e[base + i] = s.e[base + ((imm >> (2 * i)) & 3)];
     r.store(dp);
   }
 };
@@ -256,29 +128,6 @@ struct OpShufpd {
   }
 };
 
-// Shifts by a count (imm8, or the low quadword of an XMM register / m128).
-template <typename T, bool Left, bool Arith>
-struct Shift {
-  static void apply_count(uint8_t* dp, uint64_t count) {
-    constexpr unsigned kBits = sizeof(T) * 8;
-    V<T> d = V<T>::load(dp);
-    for (unsigned i = 0; i < V<T>::N; ++i) {
-      if constexpr (Arith) {
-        using S = std::make_signed_t<T>;
-        const unsigned n = count > kBits - 1 ? kBits - 1 : static_cast<unsigned>(count);
-        d.e[i] = static_cast<T>(static_cast<S>(d.e[i]) >> n);
-      } else if (count > kBits - 1) {
-        d.e[i] = 0;
-      } else if constexpr (Left) {
-        d.e[i] = static_cast<T>(d.e[i] << count);
-      } else {
-        d.e[i] = static_cast<T>(d.e[i] >> count);
-      }
-    }
-    d.store(dp);
-  }
-  static void apply(uint8_t* dp, const uint8_t* sp, uint8_t) { apply_count(dp, lo64(sp)); }
-};
 template <bool Left>
 struct ByteShift {  // PSLLDQ / PSRLDQ
   static void apply_count(uint8_t* dp, uint64_t count) {
@@ -310,6 +159,7 @@ void xmm_shift_U_Ib(Core& c, const DecodedOp& op) {
 
 template <class F>
 ExecFn select_xmm_op(const DecodedOp& op) {
+  if (mmx_form(op)) return select_mmx(op);
   if (op.nops < 2 || !xmm_reg(op, 0)) return nullptr;
   if (op.nops == 3 && !is_imm(op, 2)) return nullptr;
   if (is_mem(op, 1)) return &xmm_op_V_W<F, true>;
@@ -319,6 +169,7 @@ ExecFn select_xmm_op(const DecodedOp& op) {
 
 template <class F>
 ExecFn select_xmm_shift(const DecodedOp& op) {
+  if (mmx_form(op)) return select_mmx(op);
   if (op.nops == 2 && xmm_reg(op, 0) && is_imm(op, 1)) return &xmm_shift_U_Ib<F>;
   return select_xmm_op<F>(op);
 }
@@ -464,6 +315,7 @@ void movq_V_U(Core& c, const DecodedOp& op) {  // MOVQ xmm, xmm: low quadword, u
 }
 
 ExecFn select_movd(const DecodedOp& op) {
+  if (mmx_form(op)) return select_mmx(op);
   if (op.nops != 2 || op.opsize != 4) return nullptr;
   if (xmm_reg(op, 0) && is_mem(op, 1)) return &movdq_V_E<4, true>;
   if (is_mem(op, 0) && xmm_reg(op, 1)) return &movdq_E_V<4, true>;
@@ -473,6 +325,7 @@ ExecFn select_movd(const DecodedOp& op) {
 }
 
 ExecFn select_movq(const DecodedOp& op) {
+  if (mmx_form(op)) return select_mmx(op);
   if (op.nops != 2) return nullptr;
   // Loads and stores: 66 REX.W 0F 6E/7E, F3 0F 7E, 66 0F D6.
   if (xmm_reg(op, 0) && is_mem(op, 1)) return &movdq_V_E<8, true>;
@@ -495,6 +348,7 @@ void pmovmskb_Gd_U(Core& c, const DecodedOp& op) {
   c.set_reg<4>(op.reg[0], m);
 }
 ExecFn select_pmovmskb(const DecodedOp& op) {
+  if (mmx_form(op)) return select_mmx(op);
   return (op.nops == 2 && gpr_reg(op, 0) && xmm_reg(op, 1)) ? &pmovmskb_Gd_U : nullptr;
 }
 
@@ -525,9 +379,11 @@ void pinsrw_V_Ew_Ib(Core& c, const DecodedOp& op) {
   x.store(xr(c, op.reg[0]));
 }
 ExecFn select_pextrw(const DecodedOp& op) {
+  if (mmx_form(op)) return select_mmx(op);
   return (op.nops == 3 && gpr_reg(op, 0) && xmm_reg(op, 1) && is_imm(op, 2)) ? &pextrw_Gd_U_Ib : nullptr;
 }
 ExecFn select_pinsrw(const DecodedOp& op) {
+  if (mmx_form(op)) return select_mmx(op);
   if (op.nops != 3 || !xmm_reg(op, 0) || !is_imm(op, 2)) return nullptr;
   if (is_mem(op, 1)) return &pinsrw_V_Ew_Ib<true>;
   if (gpr_reg(op, 1)) return &pinsrw_V_Ew_Ib<false>;

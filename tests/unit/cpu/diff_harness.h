@@ -30,8 +30,8 @@ constexpr uint64_t kArith = CF | PF | AF | ZF | SF | OF;
 // window below its default stack top.
 constexpr uint64_t kDataWin = HostRunner::kData;
 constexpr uint64_t kDataWinSize = 0x2000;  // two pages: accesses may straddle kDataWin + 0x1000
-constexpr uint64_t kStackWin = HostRunner::kStackTop - 0x800;
-constexpr uint64_t kStackWinSize = 0x800;
+constexpr uint64_t kStackWin = HostRunner::kStackTop - 0x1800;  // includes a page boundary
+constexpr uint64_t kStackWinSize = 0x1800;
 
 struct DiffCase {
   HostState in;
