@@ -333,9 +333,10 @@ bool equivalent(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b) {
 }
 
 // A longer encoding of the same instruction: a redundant segment prefix (no effect in 64-bit
-// mode for CS/DS/ES/SS), an empty REX prefix, or 66 next to REX.W (REX.W wins). Kept only if
-// Zydis decodes it to the same instruction; otherwise `bytes` stays as it is.
-void add_redundant_prefix(std::vector<uint8_t>& bytes, unsigned kind, unsigned seg) {
+// mode for CS/DS/ES/SS; GS when its base is 0 on both sides), an empty REX prefix, or 66 next
+// to REX.W (REX.W wins). Kept only if Zydis decodes it to the same instruction (the segment
+// aside); otherwise `bytes` stays as it is.
+void add_redundant_prefix(std::vector<uint8_t>& bytes, unsigned kind, unsigned seg, bool gs) {
   size_t p = 0;
   bool has_66 = false, has_rep = false;
   while (p < bytes.size() && is_legacy_prefix(bytes[p])) {
@@ -347,9 +348,9 @@ void add_redundant_prefix(std::vector<uint8_t>& bytes, unsigned kind, unsigned s
   const bool vex = bytes[p] == 0xc4 || bytes[p] == 0xc5;
   const bool rex = (bytes[p] & 0xf0) == 0x40;
   std::vector<uint8_t> v = bytes;
-  static const uint8_t kSeg[4] = {0x2e, 0x36, 0x3e, 0x26};
+  static const uint8_t kSeg[5] = {0x2e, 0x36, 0x3e, 0x26, 0x65};
   switch (kind % 3) {
-    case 0: v.insert(v.begin(), kSeg[seg % 4]); break;
+    case 0: v.insert(v.begin(), kSeg[seg % (gs ? 5 : 4)]); break;
     case 1:
       if (rex || vex) return;
       v.insert(v.begin() + static_cast<long>(p), 0x40);
@@ -454,13 +455,22 @@ Replay replay(const Sequence& seq, bool allow_undefined_reads) {
   Tracker t(allow_undefined_reads);
   Replay r;
   int index = 0;
+  FlagSet at_fault = 0;
   for (size_t u = 0; u < seq.size(); ++u) {
-    if (seq[u].may_fault && u + 1 != seq.size()) return r;
+    if (seq[u].may_fault) {
+      // The last instruction may fault: then the flags are those from before it.
+      if (u + 1 != seq.size() || seq[u].shape != Shape::kStraight) return r;
+      Unit head = seq[u];
+      head.insns.pop_back();
+      Tracker before = t;
+      if (!replay_unit(before, head, index)) return r;
+      at_fault = before.undefined();
+    }
     if (!replay_unit(t, seq[u], index)) return r;
     index += static_cast<int>(seq[u].insns.size());
   }
   r.valid = true;
-  r.undefined = t.undefined();
+  r.undefined = t.undefined() | at_fault;
   for (unsigned b = 0; b < 12; ++b) r.source[b] = t.undefined_source(b);
   return r;
 }
@@ -492,6 +502,15 @@ std::string disassemble(const std::vector<uint8_t>& code, uint64_t base) {
   while (off < code.size()) {
     ZydisDisassembledInstruction d;
     char line[200];
+    size_t run = 0;
+    while (off + run < code.size() && code[off + run] == 0xcc) ++run;
+    if (run >= 8) {
+      std::snprintf(line, sizeof line, "  %#llx  (%zu bytes of int3 filler)\n",
+                    static_cast<unsigned long long>(base + off), run);
+      s += line;
+      off += run;
+      continue;
+    }
     if (!ZYAN_SUCCESS(ZydisDisassembleIntel(ZYDIS_MACHINE_MODE_LONG_64, base + off, code.data() + off,
                                             code.size() - off, &d))) {
       std::snprintf(line, sizeof line, "  %#llx  %02x  (bad)\n",
@@ -725,9 +744,9 @@ struct Builder {
     if (in.rip_relative || !chance(0.12)) return;
     const unsigned kind = below(3);
     const size_t before = in.bytes.size();
-    add_redundant_prefix(in.bytes, kind, below(4));
+    add_redundant_prefix(in.bytes, kind, below(5), g.m_opt.gs_base_zero);
     if (in.bytes.size() != before)
-      ++redundant_prefixes()[kind == 0 ? "segment (2e/36/3e/26)" : kind == 1 ? "empty REX (40)" : "66 with REX.W"];
+      ++redundant_prefixes()[kind == 0 ? "segment (2e/36/3e/26/65)" : kind == 1 ? "empty REX (40)" : "66 with REX.W"];
   }
 
   // The instruction the unit is about.
@@ -1819,7 +1838,24 @@ Sequence Generator::sequence() {
     t = tt;
     return true;
   };
-  while (seq.size() < n) {
+  if (std::uniform_real_distribution<double>(0, 1)(m_rng) < 0.08) {
+    // JMP over filler so that the next instruction straddles the page boundary at
+    // kSnippet + 0x1000 (instruction fetch across pages).
+    Builder b(*this, t);
+    const size_t k = 1 + m_rng() % 10, filler = 0x1000 - 5 - k;
+    ZydisEncoderRequest q = request(ZYDIS_MNEMONIC_JMP);
+    q.operand_count = 1;
+    q.operands[0] = imm_op(static_cast<int64_t>(filler));
+    q.branch_type = ZYDIS_BRANCH_TYPE_NEAR;
+    Insn in;
+    if (make_insn(q, in, false) && in.bytes.size() == 5) {
+      in.bytes.resize(5 + filler, 0xcc);
+      b.u.insns.push_back(std::move(in));
+      try_add(b);
+    }
+  }
+  const size_t target = seq.size() + n;  // the page pad does not count
+  while (seq.size() < target) {
     for (unsigned attempt = 0; attempt < 100; ++attempt) {
       unsigned k = static_cast<unsigned>(m_rng() % total);
       unsigned f = 0;
@@ -1878,6 +1914,7 @@ const char* excluded_reason(ZydisMnemonic m) {
     case ZYDIS_MNEMONIC_AAS: case ZYDIS_MNEMONIC_AAM: case ZYDIS_MNEMONIC_AAD:
     case ZYDIS_MNEMONIC_PUSHA: case ZYDIS_MNEMONIC_PUSHAD: case ZYDIS_MNEMONIC_POPA:
     case ZYDIS_MNEMONIC_POPAD: case ZYDIS_MNEMONIC_PUSHFD: case ZYDIS_MNEMONIC_POPFD:
+    case ZYDIS_MNEMONIC_SALC:
       return "invalid in 64-bit mode";
     case ZYDIS_MNEMONIC_INSB: case ZYDIS_MNEMONIC_INSW: case ZYDIS_MNEMONIC_INSD:
     case ZYDIS_MNEMONIC_OUTSB: case ZYDIS_MNEMONIC_OUTSW: case ZYDIS_MNEMONIC_OUTSD:

@@ -3,33 +3,45 @@
 // arithmetic flags are architecturally defined after each instruction.
 //
 // Harness conventions (both sides, see tests/unit/cpu/diff_harness.h):
-//  - RBP = kMemBase, the middle of the 4 KiB data window. No instruction writes RBP (ENTER/LEAVE
-//    come as a pair that restores it). Every memory operand lies inside the data window:
-//    [rbp+disp], [rbp+index*scale+disp] with an index register of known value, [abs32] or
-//    [rip+disp32] (the code sits at the same address on both sides).
-//  - RSP = kStackStart, the middle of the 2 KiB stack window; only PUSH/POP/PUSHF/POPF/ENTER/LEAVE
-//    move it, and the tracker keeps it within the window.
+//  - RBP = kMemBase, the middle of the 8 KiB data window, on a page boundary. No instruction
+//    writes RBP (ENTER/LEAVE come as a pair that restores it). Every memory operand lies inside
+//    the data window: [rbp+disp], [rbp+index*scale+disp] with an index register of known value
+//    (64- or 32-bit addressing), [ebp+disp], [abs32], [rip+disp32] (the code sits at the same
+//    address on both sides), or [rsp+disp] inside the stack window.
+//  - RSP = kStackStart, a page boundary inside the stack window; only PUSH/POP/PUSHF/POPF/CALL/RET/
+//    ENTER/LEAVE move it (and PUSH RSP; POP RSP), and the tracker keeps it within kStackReach.
 //  - Every other GPR is fair game as a source or destination, at every width (AH..BH included).
 //  - A unit is one generated instruction with the setup instructions it needs right before it
-//    (an index register, a shift count in CL, pointers in RSI/RDI, a divisor that cannot fault).
+//    (an index register, a shift count in CL, pointers in RSI/RDI/RBX, a REP count, a divisor
+//    that cannot fault), or a small control-flow shape around another unit (see Shape).
 //    Units are atomic: the minimiser removes whole units.
+//  - Some sequences end in an instruction that may fault: an unguarded DIV/IDIV (#DE), UD0/1/2
+//    or LOCK on a non-lockable form (#UD), INT3/INT1, a non-canonical address or a misaligned
+//    CMPXCHG16B (#GP). The harness compares the fault and the state at the faulting instruction.
+//  - About one instruction in eight gets a redundant prefix (CS/DS/ES/SS override, GS override
+//    if the host's GS base is 0, empty REX, 66 next to REX.W) when Zydis decodes the result to
+//    the same instruction.
 //
 // Flag definedness (the tracker; one bit per arithmetic flag CF PF AF ZF SF OF):
 //  - An instruction that leaves a flag "undefined" (SDM Vol. 2, per-instruction "Flags Affected")
 //    poisons it; a later instruction that sets the flag to a defined value clears the poison; an
-//    instruction that does not affect a flag leaves its state as it was.
-//  - An instruction that consumes a flag (ADC, SBB, RCL, RCR, CMOVcc, SETcc, LAHF, PUSHF) is
-//    never generated while one of the flags it reads is poisoned, unless the host is an Intel
-//    processor (then the simulator must reproduce the host's values anyway). CMC reads CF but
-//    only writes CF back: it propagates CF's state instead.
+//    instruction that does not affect a flag leaves its state as it was. The rules per
+//    instruction are in seq_gen.cc (Effects of each family, shift_effects, double_shift_effects).
+//  - An instruction that consumes a flag (ADC, SBB, RCL, RCR, CMOVcc, SETcc, Jcc, LOOPE/LOOPNE,
+//    LAHF, PUSHF) is never generated while one of the flags it reads is poisoned, unless the host
+//    is an Intel processor (then the simulator must reproduce the host's values anyway). CMC
+//    reads CF but only writes CF back: it propagates CF's state instead.
 //  - Rules whose definedness depends on a count (shifts, rotates, SHLD/SHRD, REP CMPS/SCAS)
 //    use the exact count: an immediate, or CL/RCX set by a setup instruction whose value the
-//    tracker knows.
-//  - The flags still poisoned at the end of the sequence are left out of the comparison on
-//    non-Intel hosts (DiffOptions::undefined).
+//    tracker knows (KnownValue); an instruction that writes the register forgets the value.
+//  - Control flow: a forward branch merges both paths (poisoned on either path); a loop body is
+//    replayed twice (the rules reach a fixed point after one pass); a call body runs once.
+//  - The flags still poisoned at the end of the sequence (or before a last instruction that may
+//    fault) are left out of the comparison on non-Intel hosts (DiffOptions::undefined).
 //  - Results the SDM leaves undefined are not generated: SHLD/SHRD with 16-bit operands only use
-//    counts up to 16. (BSF/BSR with a zero source leave the destination unchanged on Intel and
-//    AMD processors alike, and the simulator does the same; they are compared.)
+//    counts up to 16, BSWAP has no 16-bit form. (BSF/BSR with a zero source leave the
+//    destination unchanged on Intel and AMD processors alike, and the simulator does the same;
+//    they are compared.)
 #pragma once
 
 #include <Zydis/Zydis.h>
@@ -48,7 +60,7 @@ namespace vmxsim::test::isa {
 using FlagSet = uint64_t;  // RFLAGS bit positions (fl::CF ... fl::OF)
 
 constexpr uint64_t kMemBase = kDataWin + kDataWinSize / 2;        // RBP, on a page boundary
-constexpr uint64_t kStackStart = kStackWin + kStackWinSize / 2;   // initial RSP
+constexpr uint64_t kStackStart = HostRunner::kStackTop - 0x1000;   // initial RSP, a page boundary
 constexpr int64_t kMemReach = 0x7f0;   // memory operands stay within kMemBase +- kMemReach
 constexpr int64_t kStackReach = 0x380; // RSP stays within kStackStart +- kStackReach
 
@@ -129,7 +141,8 @@ class Tracker {
 
 struct Replay {
   bool valid = false;
-  FlagSet undefined = 0;                 // poisoned at the end
+  FlagSet undefined = 0;                 // poisoned at the end (or before a last instruction
+                                         // that may fault)
   std::array<int, 12> source{};          // per flag bit: flat instruction index that poisoned it
 };
 Replay replay(const Sequence& seq, bool allow_undefined_reads);
@@ -146,6 +159,8 @@ struct GenOptions {
   unsigned min_units = 4, max_units = 20;
   bool bmi1 = false, bmi2 = false, lzcnt = false, movbe = false;
   bool clflushopt = false, clwb = false, prefetchwt1 = false;
+  bool gs_base_zero = false;            // the host's GS base is 0 (as the simulator's): GS
+                                        // overrides are then redundant prefixes too
   bool allow_undefined_reads = false;   // Intel host: consumers of undefined flags are fine
   double fault_rate = 0.03;             // share of sequences that end in a possibly faulting
                                         // instruction (unguarded DIV/IDIV, UD0/1/2, INT3, INT1)
