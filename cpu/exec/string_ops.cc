@@ -360,21 +360,29 @@ inline void outs_one(Core& c, const DecodedOp& op, uint16_t port, int64_t d) {
   c.set_reg<A>(kRsi, si + d);
 }
 
-template <unsigned S, unsigned A, bool Rep>
-void ins(Core& c, const DecodedOp& op) {
+// INS/OUTS: one element through the port per iteration; the permission check happens once,
+// and not at all for a REP with a zero count.
+template <unsigned S, unsigned A, bool Rep, bool In>
+void port_string(Core& c, const DecodedOp& op) {
   const uint16_t port = static_cast<uint16_t>(c.reg<2>(kRdx));
   if constexpr (Rep) {
     if (c.reg<A>(kRcx) == 0) return;  // no iteration, no permission check
   }
   c.check_io_permission(port, S);
   const int64_t d = step(c, S);
+  auto one = [&] {
+    if constexpr (In)
+      ins_one<S, A>(c, op, port, d);
+    else
+      outs_one<S, A>(c, op, port, d);
+  };
   if constexpr (!Rep) {
-    ins_one<S, A>(c, op, port, d);
+    one();
   } else {
     uint64_t cx = c.reg<A>(kRcx);
     const uint64_t budget = std::min(cx, iteration_budget(c));
     for (uint64_t i = 0; i < budget; ++i) {
-      ins_one<S, A>(c, op, port, d);
+      one();
       c.set_reg<A>(kRcx, --cx);
     }
     charge(c, op, budget);
@@ -383,26 +391,9 @@ void ins(Core& c, const DecodedOp& op) {
 }
 
 template <unsigned S, unsigned A, bool Rep>
-void outs(Core& c, const DecodedOp& op) {
-  const uint16_t port = static_cast<uint16_t>(c.reg<2>(kRdx));
-  if constexpr (Rep) {
-    if (c.reg<A>(kRcx) == 0) return;
-  }
-  c.check_io_permission(port, S);
-  const int64_t d = step(c, S);
-  if constexpr (!Rep) {
-    outs_one<S, A>(c, op, port, d);
-  } else {
-    uint64_t cx = c.reg<A>(kRcx);
-    const uint64_t budget = std::min(cx, iteration_budget(c));
-    for (uint64_t i = 0; i < budget; ++i) {
-      outs_one<S, A>(c, op, port, d);
-      c.set_reg<A>(kRcx, --cx);
-    }
-    charge(c, op, budget);
-    if (cx != 0) repeat_later(c);
-  }
-}
+void ins(Core& c, const DecodedOp& op) { port_string<S, A, Rep, true>(c, op); }
+template <unsigned S, unsigned A, bool Rep>
+void outs(Core& c, const DecodedOp& op) { port_string<S, A, Rep, false>(c, op); }
 
 // --- selectors -------------------------------------------------------------------------------
 // String instructions have no explicit operands; opsize is the element size, addrsize selects
