@@ -287,18 +287,19 @@ inline void scas_one(Core& c, const DecodedOp& op, uint64_t a, int64_t d) {
   c.set_reg<A>(kRdi, di + d);
 }
 
-template <unsigned S, unsigned A, int Rep>
-void cmps(Core& c, const DecodedOp& op) {
-  const int64_t d = step(c, S);
+// CMPS and SCAS: one comparison, or REPE (Rep 1) / REPNE (Rep 2) repeating it until the count
+// runs out or ZF ends the repetition.
+template <unsigned A, int Rep, class One>
+void compare_string(Core& c, const DecodedOp& op, One one) {
   if constexpr (Rep == 0) {
-    cmps_one<S, A>(c, op, d);
+    one();
   } else {
     uint64_t cx = c.reg<A>(kRcx);
     const uint64_t budget = std::min(cx, iteration_budget(c));
     uint64_t i = 0;
     bool stop = false;
     while (i < budget) {
-      cmps_one<S, A>(c, op, d);
+      one();
       c.set_reg<A>(kRcx, --cx);
       ++i;
       if (c.flags.zf() != (Rep == 1)) {
@@ -312,28 +313,16 @@ void cmps(Core& c, const DecodedOp& op) {
 }
 
 template <unsigned S, unsigned A, int Rep>
+void cmps(Core& c, const DecodedOp& op) {
+  const int64_t d = step(c, S);
+  compare_string<A, Rep>(c, op, [&] { cmps_one<S, A>(c, op, d); });
+}
+
+template <unsigned S, unsigned A, int Rep>
 void scas(Core& c, const DecodedOp& op) {
   const int64_t d = step(c, S);
   const uint64_t a = c.reg<S>(kRax);
-  if constexpr (Rep == 0) {
-    scas_one<S, A>(c, op, a, d);
-  } else {
-    uint64_t cx = c.reg<A>(kRcx);
-    const uint64_t budget = std::min(cx, iteration_budget(c));
-    uint64_t i = 0;
-    bool stop = false;
-    while (i < budget) {
-      scas_one<S, A>(c, op, a, d);
-      c.set_reg<A>(kRcx, --cx);
-      ++i;
-      if (c.flags.zf() != (Rep == 1)) {
-        stop = true;
-        break;
-      }
-    }
-    charge(c, op, i);
-    if (cx != 0 && !stop) repeat_later(c);
-  }
+  compare_string<A, Rep>(c, op, [&] { scas_one<S, A>(c, op, a, d); });
 }
 
 // --- INS and OUTS ----------------------------------------------------------------------------
