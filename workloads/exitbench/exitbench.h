@@ -1,0 +1,158 @@
+/* exitbench: an L1 hypervisor that measures VM-exit round trips.
+ * The host (VMX root) and the guest (VMX non-root, same binary, identity
+ * EPT) share this header; the guest reads the shared variables directly. */
+#ifndef EXITBENCH_H
+#define EXITBENCH_H
+
+#include "vmx.h"
+
+/* Hypercalls: VMCALL with RAX = number; arguments in RBX, RCX, RDX, RSI, RDI;
+ * result in RAX. */
+enum hypercall {
+    HC_NOP = 0,   /* the VMCALL measurement itself */
+    HC_BEGIN = 1, /* RBX = op: configure the VMCS for it; RAX = 0 run, 1 skip */
+    HC_START = 2, /* start the asynchronous exit source (timer) of the op */
+    HC_END = 3,   /* RBX = op, RCX = cycles, RDX = samples, RSI = guest events, RDI = status */
+    HC_DONE = 4,  /* the guest is finished: back to main() */
+    HC_FAULT = 5, /* the guest took an unexpected vector: RBX = vector, RCX/RDX = stack words */
+};
+
+/* Guest status codes passed with HC_END. */
+enum guest_status { GS_OK = 0, GS_TIMEOUT = 1, GS_BAD_VALUE = 2 };
+
+enum op_id {
+    OP_CPUID,
+    OP_VMCALL,
+    OP_WRMSR,
+    OP_RDMSR,
+    OP_RDMSR_PASS,
+    OP_IO_OUT,
+    OP_IO_IN,
+    OP_HLT,
+    OP_EPT_MMIO,
+    OP_EXTINT,
+    OP_PREEMPT,
+    OP_CR3,
+    OP_INVLPG,
+    OP_RDTSC,
+    OP_IPI,
+    OP_IPI_POSTED,
+    OP_COUNT
+};
+
+struct op_desc {
+    const char *name;    /* RESULT exit.<name>.* */
+    const char *what;    /* table text */
+    int exit_reason;     /* the exit being counted */
+    bool expect_exits;   /* false: the operation must not exit (count 0) */
+    bool expect_events;  /* the guest counts delivered interrupts too */
+};
+extern const struct op_desc ops[OP_COUNT];
+
+struct op_result {
+    bool begun, ended, skipped, failed;
+    char note[96];           /* skip reason or failure explanation */
+    uint64_t cycles, samples; /* guest TSC cycles over `samples` round trips */
+    uint64_t exits;           /* exits with the op's reason during the phase */
+    uint64_t other_exits;     /* exits with other reasons (hypercalls excluded) */
+    unsigned other_reason;    /* the last such reason */
+    uint64_t guest_events;    /* interrupts the guest's handlers counted */
+    uint64_t status;          /* enum guest_status */
+};
+extern struct op_result results[OP_COUNT];
+
+/* Fixed choices shared by host and guest. */
+#define BENCH_PORT 0x5e0           /* trapped through the I/O bitmap */
+#define BENCH_PORT_IN_VALUE 0xa5
+#define TRAPPED_MSR MSR_KERNEL_GS_BASE /* read and write intercepted */
+#define PASSTHROUGH_MSR MSR_FS_BASE    /* read not intercepted */
+#define MMIO_GPA 0xd0000000ul      /* its 2 MiB are absent from the EPT */
+#define MMIO_READ_VALUE 0x5eed1234u
+#define VEC_TIMER 0x50             /* physical APIC timer (extint) */
+#define VEC_HLT_WAKE 0x60          /* injected after HLT */
+#define VEC_POSTED 0x61            /* posted to the guest */
+#define VEC_IPI 0x62               /* self-IPI, re-injected by the host */
+#define VEC_PI_NOTIFY 0xf2         /* posted-interrupt notification vector */
+
+/* What the host tells the guest (written before VMLAUNCH). */
+struct guest_config {
+    uint64_t iters;
+    uint64_t apic_access_page; /* virtual EOI target in the posted phase */
+    uint64_t pi_desc;          /* posted-interrupt descriptor */
+    uint64_t spin_limit;       /* loop bound when waiting for an event */
+};
+extern struct guest_config guest_cfg;
+
+/* Shared counters: the host counts the current op's exits, the guest's
+ * interrupt handlers count deliveries. */
+extern volatile uint64_t phase_exits;
+extern volatile uint64_t guest_irq_count;
+
+/* Guest registers as saved by the exit stub, indexed by the x86 register
+ * number (RSP's slot is unused: GUEST_RSP is in the VMCS). Offsets are used
+ * by entry.S. */
+struct vcpu {
+    uint64_t gpr[16];
+    uint64_t launched; /* offset 128 */
+};
+enum { R_RAX, R_RCX, R_RDX, R_RBX, R_RSP, R_RBP, R_RSI, R_RDI };
+
+/* entry.S */
+/* Enters the guest (VMLAUNCH, or VMRESUME once launched) and handles exits
+ * in vmx_exit_handler() until it returns nonzero. Returns 0 then, or the
+ * failing instruction: 1/2 VMLAUNCH VMfailInvalid/VMfailValid, 3/4 VMRESUME. */
+int vmx_enter(struct vcpu *v);
+void vmx_exit_stub(void);
+extern uint64_t guest_vector_stubs[256];
+void guest_isr_count(void);
+void guest_isr_posted(void);
+extern uint64_t guest_virtual_eoi_addr;
+
+/* vmcs_setup.c */
+struct hv {
+    void *vmxon_region, *vmcs;
+    uint8_t *msr_bitmap, *io_bitmap_a, *io_bitmap_b;
+    uint8_t *guest_stack;
+    uint64_t *guest_idt;
+    uint64_t eptp;
+    bool ept, vpid, io_bitmaps, msr_bitmaps, ack_on_exit;
+    uint32_t pin, cpu, cpu2, exit, entry; /* the baseline controls */
+    uint64_t *pi_desc;
+    uint8_t *virt_apic_page, *apic_access_page;
+    uint64_t kernel_gs_base_shadow; /* the trapped MSR's guest value */
+    uint8_t bench_port_value;
+    uint64_t mmio_value;
+};
+extern struct hv hv;
+/* Builds the whole VMCS: controls, host state, guest state. False on error. */
+bool vmcs_setup(void (*guest_entry)(void));
+void vmcs_write_controls(uint32_t pin, uint32_t cpu, uint32_t cpu2);
+
+/* ept.c: identity EPT for 0..4 GiB with the 2 MiB at MMIO_GPA absent. */
+uint64_t ept_build(bool use_2m, bool ad);
+void ept_flush(void);
+
+/* exits.c */
+int vmx_exit_handler(struct vcpu *v);
+extern bool hv_fatal;        /* a fatal exit stopped the guest */
+extern uint64_t exit_counts[EXIT_REASON_MAX];
+void advance_rip(void);
+uint64_t get_gpr(struct vcpu *v, unsigned r);
+void set_gpr(struct vcpu *v, unsigned r, uint64_t val);
+void inject_ext_intr(uint8_t vector);
+
+/* phases.c: per-op VMCS configuration and the asynchronous exit sources. */
+int phase_begin(unsigned op, const char **why); /* 0 run, 1 skip */
+void phase_start(unsigned op);
+void phase_end(struct vcpu *v, unsigned op);
+extern int current_op; /* -1 outside a phase */
+extern uint64_t phase_total, phase_hypercalls; /* exits and control hypercalls in the phase */
+extern unsigned phase_other_reason;
+/* Called on the op's own asynchronous exits (timer, preemption timer). */
+void phase_async_exit(unsigned op);
+void phase_ext_intr(uint8_t vector);
+
+/* guest.c */
+void guest_main(void);
+
+#endif

@@ -1,0 +1,256 @@
+/* The guest: runs in VMX non-root operation on exitbench's own code, asks
+ * the host for each measurement phase and times the exit-causing operation
+ * with LFENCE-bracketed RDTSC. Synchronous operations are timed as a loop of
+ * N; asynchronous exits (APIC timer, preemption timer) as the largest gap
+ * between consecutive TSC reads around each exit the host counted. */
+#include "exitbench.h"
+
+struct measurement {
+    uint64_t cycles, samples, events, status;
+};
+
+static inline uint64_t hypercall(uint64_t nr, uint64_t a1, uint64_t a2, uint64_t a3,
+                                 uint64_t a4, uint64_t a5)
+{
+    uint64_t ret;
+    asm volatile("vmcall"
+                 : "=a"(ret)
+                 : "a"(nr), "b"(a1), "c"(a2), "d"(a3), "S"(a4), "D"(a5)
+                 : "memory");
+    return ret;
+}
+
+static inline uint64_t gtsc(void)
+{
+    uint32_t lo, hi;
+    asm volatile("lfence; rdtsc; lfence" : "=a"(lo), "=d"(hi)::"memory");
+    return ((uint64_t)hi << 32) | lo;
+}
+
+static void loop_cpuid(struct measurement *m, uint64_t n)
+{
+    uint64_t t0 = gtsc();
+    for (uint64_t i = 0; i < n; i++) {
+        uint32_t a = 0, b, c = 0, d;
+        asm volatile("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d)::"memory");
+    }
+    m->cycles = gtsc() - t0;
+    m->samples = n;
+}
+
+static void loop_vmcall(struct measurement *m, uint64_t n)
+{
+    uint64_t t0 = gtsc();
+    for (uint64_t i = 0; i < n; i++)
+        hypercall(HC_NOP, 0, 0, 0, 0, 0);
+    m->cycles = gtsc() - t0;
+    m->samples = n;
+}
+
+static void loop_wrmsr(struct measurement *m, uint64_t n)
+{
+    uint64_t t0 = gtsc();
+    for (uint64_t i = 0; i < n; i++)
+        wrmsr(TRAPPED_MSR, 0xffff800000000000ull + i);
+    m->cycles = gtsc() - t0;
+    m->samples = n;
+    if (hv.kernel_gs_base_shadow != 0xffff800000000000ull + n - 1)
+        m->status = GS_BAD_VALUE;
+}
+
+static void loop_rdmsr(struct measurement *m, uint64_t n, uint32_t msr, uint64_t expect)
+{
+    uint64_t bad = 0;
+    uint64_t t0 = gtsc();
+    for (uint64_t i = 0; i < n; i++)
+        bad |= rdmsr(msr) ^ expect;
+    m->cycles = gtsc() - t0;
+    m->samples = n;
+    if (bad)
+        m->status = GS_BAD_VALUE;
+}
+
+static void loop_io(struct measurement *m, uint64_t n, bool in)
+{
+    uint8_t bad = 0;
+    uint64_t t0 = gtsc();
+    for (uint64_t i = 0; i < n; i++) {
+        if (in)
+            bad |= inb(BENCH_PORT) ^ BENCH_PORT_IN_VALUE;
+        else
+            outb(BENCH_PORT, (uint8_t)i);
+    }
+    m->cycles = gtsc() - t0;
+    m->samples = n;
+    if (bad || (!in && hv.bench_port_value != (uint8_t)(n - 1)))
+        m->status = GS_BAD_VALUE;
+}
+
+static void loop_hlt(struct measurement *m, uint64_t n)
+{
+    uint64_t t0 = gtsc();
+    for (uint64_t i = 0; i < n; i++)
+        asm volatile("hlt" ::: "memory");
+    m->cycles = gtsc() - t0;
+    m->samples = n;
+    m->events = guest_irq_count;
+}
+
+static void loop_mmio(struct measurement *m, uint64_t n)
+{
+    uint32_t bad = 0;
+    uint64_t t0 = gtsc();
+    for (uint64_t i = 0; i < n; i++) {
+        uint32_t v;
+        asm volatile("movl (%1), %0" : "=r"(v) : "r"(MMIO_GPA) : "memory");
+        bad |= v ^ MMIO_READ_VALUE;
+    }
+    m->cycles = gtsc() - t0;
+    m->samples = n;
+    if (bad)
+        m->status = GS_BAD_VALUE;
+}
+
+static void loop_cr3(struct measurement *m, uint64_t n)
+{
+    uint64_t cr3 = read_cr3();
+    uint64_t t0 = gtsc();
+    for (uint64_t i = 0; i < n; i++)
+        write_cr3(cr3);
+    m->cycles = gtsc() - t0;
+    m->samples = n;
+}
+
+static volatile uint64_t invlpg_target;
+
+static void loop_invlpg(struct measurement *m, uint64_t n)
+{
+    uint64_t t0 = gtsc();
+    for (uint64_t i = 0; i < n; i++)
+        invlpg(&invlpg_target);
+    m->cycles = gtsc() - t0;
+    m->samples = n;
+}
+
+/* Every RDTSC exits here, so the values come from the host: consecutive
+ * ones are one full round trip apart. */
+static void loop_rdtsc(struct measurement *m, uint64_t n)
+{
+    uint64_t first = rdtsc(), last = first;
+    for (uint64_t i = 1; i < n; i++)
+        last = rdtsc();
+    m->cycles = last - first;
+    m->samples = n > 1 ? n - 1 : 0;
+}
+
+/* Asynchronous exits: the host counts them in phase_exits. An exit falls
+ * between two consecutive TSC reads; the largest gap in the window since
+ * the previous exit is its round trip. */
+static void gap_measure(struct measurement *m, uint64_t n, unsigned op)
+{
+    uint64_t last = phase_exits, seen = 0, window_max = 0, idle = 0;
+    hypercall(HC_START, op, 0, 0, 0, 0);
+    uint64_t prev = gtsc();
+    while (seen < n) {
+        uint64_t c = phase_exits;
+        uint64_t now = gtsc();
+        uint64_t d = now - prev;
+        prev = now;
+        if (d > window_max)
+            window_max = d;
+        if (c != last) {
+            m->cycles += window_max;
+            m->samples++;
+            seen += c - last;
+            last = c;
+            window_max = 0;
+            idle = 0;
+        } else if (++idle > guest_cfg.spin_limit) {
+            m->status = GS_TIMEOUT;
+            break;
+        }
+    }
+}
+
+static void wait_irq(struct measurement *m, uint64_t before)
+{
+    for (uint64_t s = 0; guest_irq_count == before; s++)
+        if (s > guest_cfg.spin_limit) {
+            m->status = GS_TIMEOUT;
+            return;
+        }
+}
+
+/* Self-IPI through the (passed-through) local APIC: external-interrupt
+ * exit, the host acknowledges it and injects it back. */
+static void loop_ipi(struct measurement *m, uint64_t n)
+{
+    uint64_t t0 = gtsc();
+    for (uint64_t i = 0; i < n && m->status == GS_OK; i++) {
+        uint64_t before = guest_irq_count;
+        apic_write(APIC_ICR_LO, APIC_DEST_SELF | APIC_DM_FIXED | VEC_IPI);
+        wait_irq(m, before);
+    }
+    m->cycles = gtsc() - t0;
+    m->samples = n;
+    m->events = guest_irq_count;
+}
+
+/* Posted interrupt: post VEC_POSTED in the descriptor's PIR, set ON and send
+ * the notification vector to this CPU (the sender's protocol, SDM 30.6). The
+ * CPU, in VMX non-root operation, processes it without an exit and delivers
+ * VEC_POSTED through virtual-interrupt delivery. */
+static void loop_ipi_posted(struct measurement *m, uint64_t n)
+{
+    volatile uint64_t *pir = (volatile uint64_t *)(uintptr_t)guest_cfg.pi_desc;
+    uint64_t t0 = gtsc();
+    for (uint64_t i = 0; i < n && m->status == GS_OK; i++) {
+        uint64_t before = guest_irq_count;
+        asm volatile("lock btsq %1, %0" : "+m"(pir[VEC_POSTED / 64]) : "r"((uint64_t)(VEC_POSTED % 64)) : "memory", "cc");
+        asm volatile("lock btsq $0, %0" : "+m"(pir[4]) : : "memory", "cc"); /* ON = bit 256 */
+        apic_write(APIC_ICR_LO, APIC_DEST_SELF | APIC_DM_FIXED | VEC_PI_NOTIFY);
+        wait_irq(m, before);
+    }
+    m->cycles = gtsc() - t0;
+    m->samples = n;
+    m->events = guest_irq_count;
+}
+
+static void run_op(unsigned op, struct measurement *m, uint64_t n)
+{
+    switch (op) {
+    case OP_CPUID: loop_cpuid(m, n); break;
+    case OP_VMCALL: loop_vmcall(m, n); break;
+    case OP_WRMSR: loop_wrmsr(m, n); break;
+    case OP_RDMSR: loop_rdmsr(m, n, TRAPPED_MSR, hv.kernel_gs_base_shadow); break;
+    case OP_RDMSR_PASS: loop_rdmsr(m, n, PASSTHROUGH_MSR, 0); break;
+    case OP_IO_OUT: loop_io(m, n, false); break;
+    case OP_IO_IN: loop_io(m, n, true); break;
+    case OP_HLT: loop_hlt(m, n); break;
+    case OP_EPT_MMIO: loop_mmio(m, n); break;
+    case OP_EXTINT:
+    case OP_PREEMPT: gap_measure(m, n, op); break;
+    case OP_CR3: loop_cr3(m, n); break;
+    case OP_INVLPG: loop_invlpg(m, n); break;
+    case OP_RDTSC: loop_rdtsc(m, n); break;
+    case OP_IPI: loop_ipi(m, n); break;
+    case OP_IPI_POSTED: loop_ipi_posted(m, n); break;
+    }
+}
+
+void guest_main(void)
+{
+    /* Interrupts on: the host injects into this guest (HLT, IPI), and
+     * physical interrupts exit anyway (external-interrupt exiting). */
+    sti();
+    uint64_t n = guest_cfg.iters;
+    for (unsigned op = 0; op < OP_COUNT; op++) {
+        if (hypercall(HC_BEGIN, op, 0, 0, 0, 0) != 0)
+            continue;
+        struct measurement m = {0, 0, 0, GS_OK};
+        run_op(op, &m, n);
+        hypercall(HC_END, op, m.cycles, m.samples, m.events, m.status);
+    }
+    for (;;)
+        hypercall(HC_DONE, 0, 0, 0, 0, 0);
+}

@@ -1,0 +1,191 @@
+/* exitbench: a real L1 hypervisor that measures the round trip of each kind
+ * of VM exit from inside its guest. Probes VMX (SDM Vol. 3C chapter 24 and
+ * Appendix A), enters VMX operation, builds one VMCS with EPT and VPID, runs
+ * the guest (guest.c) and reports one RESULT pair per operation:
+ *   RESULT exit.<name>.cycles=<average round trip, TSC cycles>
+ *   RESULT exit.<name>.count=<exits the host counted>
+ * Options: iters=N (default 1000), timer_count=N (APIC timer initial count
+ * for the external-interrupt test), preempt_cycles=N (VMX-preemption timer
+ * period in TSC cycles), spin_limit=N (guest wait bound). */
+#include "exitbench.h"
+
+static void report_vmx_unavailable(const char *why)
+{
+    printf("exitbench: VMX unavailable: %s\n", why);
+    for (unsigned op = 0; op < OP_COUNT; op++) {
+        char name[64];
+        snprintf(name, sizeof(name), "exit.%s", ops[op].name);
+        report_skip(name, why);
+    }
+}
+
+static const char *enter_failure_name(int r)
+{
+    switch (r) {
+    case 1: return "VMLAUNCH: VMfailInvalid";
+    case 2: return "VMLAUNCH: VMfailValid";
+    case 3: return "VMRESUME: VMfailInvalid";
+    case 4: return "VMRESUME: VMfailValid";
+    case 5: return "VMWRITE HOST_RSP failed";
+    default: return "?";
+    }
+}
+
+static void print_entry_failure(int r)
+{
+    printf("FAIL: exitbench: %s", enter_failure_name(r));
+    if (r == 2 || r == 4) {
+        uint64_t err = vmread(VM_INSTRUCTION_ERROR);
+        printf(", VM-instruction error %lu (%s)", err, vmx_instruction_error_name((unsigned)err));
+    }
+    printf("\n");
+    printf("  pin %#lx cpu %#lx cpu2 %#lx exit %#lx entry %#lx, entry interruption info %#lx\n",
+           vmread(PIN_BASED_VM_EXEC_CONTROL), vmread(CPU_BASED_VM_EXEC_CONTROL),
+           (vmx_caps.cpu.allowed1 & CPU_ACTIVATE_SECONDARY) ? vmread(SECONDARY_VM_EXEC_CONTROL)
+                                                            : 0,
+           vmread(VM_EXIT_CONTROLS), vmread(VM_ENTRY_CONTROLS), vmread(VM_ENTRY_INTR_INFO));
+    if (current_op >= 0)
+        snprintf(results[current_op].note, sizeof(results[current_op].note), "%s",
+                 enter_failure_name(r));
+}
+
+static uint64_t expected_count(unsigned op, uint64_t iters)
+{
+    return ops[op].expect_exits ? iters : 0;
+}
+
+static const char *status_text(uint64_t s)
+{
+    return s == GS_OK ? "ok" : s == GS_TIMEOUT ? "guest timed out waiting" : "wrong value read";
+}
+
+/* Decides PASS/FAIL for one op, prints its RESULT lines and the verdict. */
+static void report_op(unsigned op, uint64_t iters)
+{
+    const struct op_desc *d = &ops[op];
+    struct op_result *r = &results[op];
+    char key[64];
+    snprintf(key, sizeof(key), "exit.%s", d->name);
+    if (r->skipped) {
+        report_skip(key, r->note);
+        return;
+    }
+    if (!r->ended) {
+        reportf(false, "%s (not completed%s%s)", key, r->note[0] ? ": " : "", r->note);
+        return;
+    }
+    uint64_t avg = r->samples ? r->cycles / r->samples : 0;
+    char k[96];
+    snprintf(k, sizeof(k), "%s.cycles", key);
+    result(k, avg);
+    snprintf(k, sizeof(k), "%s.count", key);
+    result(k, r->exits);
+    uint64_t want = expected_count(op, iters);
+    bool ok = r->exits == want && r->status == GS_OK && r->other_exits == 0 &&
+              (!d->expect_events || r->guest_events == iters);
+    if (ok) {
+        reportf(true, "%s (%lu exits)", key, r->exits);
+        return;
+    }
+    char why[160];
+    int n = snprintf(why, sizeof(why), "%lu exits of reason %d, expected %lu", r->exits,
+                     d->exit_reason, want);
+    if (r->other_exits)
+        n += snprintf(why + n, sizeof(why) - n, "; %lu other exits (last reason %u, %s)",
+                      r->other_exits, r->other_reason, vmx_exit_reason_name(r->other_reason));
+    if (d->expect_events && r->guest_events != iters)
+        n += snprintf(why + n, sizeof(why) - n, "; guest got %lu interrupts", r->guest_events);
+    if (r->status != GS_OK)
+        snprintf(why + n, sizeof(why) - n, "; %s", status_text(r->status));
+    reportf(false, "%s (%s)", key, why);
+}
+
+static void print_table(uint64_t iters)
+{
+    printf("\n%-18s %-38s %10s %10s %12s\n", "operation", "what", "exits", "expected",
+           "cycles/op");
+    for (unsigned op = 0; op < OP_COUNT; op++) {
+        const struct op_result *r = &results[op];
+        if (r->skipped) {
+            printf("%-18s %-38s %10s %10s %12s  (%s)\n", ops[op].name, ops[op].what, "-", "-",
+                   "SKIP", r->note);
+        } else if (!r->ended) {
+            printf("%-18s %-38s %10s %10s %12s\n", ops[op].name, ops[op].what, "-", "-",
+                   "not run");
+        } else {
+            printf("%-18s %-38s %10lu %10lu %12lu\n", ops[op].name, ops[op].what, r->exits,
+                   expected_count(op, iters), r->samples ? r->cycles / r->samples : 0);
+        }
+    }
+    printf("\n");
+}
+
+int main(const struct multiboot_info *mbi)
+{
+    (void)mbi;
+    uint64_t iters = cmdline_get("iters", 1000);
+    if (iters == 0)
+        iters = 1;
+    guest_cfg.iters = iters;
+    guest_cfg.spin_limit = cmdline_get("spin_limit", 10000000);
+    printf("exitbench: iters=%lu\n", iters);
+
+    const char *why = NULL;
+    if (!vmx_probe(&why)) {
+        report_vmx_unavailable(why);
+        return summary();
+    }
+    vmx_print_caps();
+    apic_enable();
+
+    hv.vmxon_region = alloc_page();
+    int fault = -1;
+    enum vmx_status st = vmx_on(hv.vmxon_region, &fault);
+    if (fault >= 0) {
+        printf("exitbench: VMXON faulted with %s (vector %d)\n", exception_name(fault), fault);
+        report("vmxon", false);
+        return summary();
+    }
+    if (st != VMX_OK) {
+        vmx_print_status("VMXON", st);
+        report("vmxon", false);
+        return summary();
+    }
+    report("vmxon", true);
+
+    hv.vmcs = alloc_page();
+    if (vmcs_init_and_load(hv.vmcs) != VMX_OK) {
+        report("vmclear+vmptrld", false);
+        return summary();
+    }
+    uint64_t cur = 0;
+    vmptrst(&cur);
+    report("vmclear+vmptrld (VMPTRST gives the VMCS)", cur == (uint64_t)(uintptr_t)hv.vmcs);
+
+    if (!report("vmcs setup (every VMWRITE succeeded)", vmcs_setup(guest_main)))
+        return summary();
+
+    static struct vcpu vcpu;
+    int r = vmx_enter(&vcpu);
+    if (r != 0)
+        print_entry_failure(r);
+    report("vmlaunch", vcpu.launched);
+    report("guest ran to completion", r == 0 && !hv_fatal);
+
+    print_table(iters);
+    for (unsigned op = 0; op < OP_COUNT; op++)
+        report_op(op, iters);
+
+    printf("exitbench: exits by reason:");
+    for (unsigned i = 0; i < EXIT_REASON_MAX; i++)
+        if (exit_counts[i])
+            printf(" %u(%s)=%lu", i, vmx_exit_reason_name(i), exit_counts[i]);
+    printf("\n");
+
+    /* Leave VMX operation cleanly (SDM 31.3 VMCLEAR, VMXOFF). */
+    vmclear((uint64_t)(uintptr_t)hv.vmcs);
+    st = vmxoff();
+    if (st != VMX_OK)
+        vmx_print_status("VMXOFF", st);
+    return summary();
+}

@@ -1,0 +1,228 @@
+/* One measurement phase per operation: the guest asks for it (HC_BEGIN), the
+ * host turns on the exiting controls it needs or reports SKIP when the
+ * processor does not advertise them, the guest measures, and HC_END hands
+ * the guest's numbers over and restores the baseline controls. */
+#include "exitbench.h"
+
+const struct op_desc ops[OP_COUNT] = {
+    [OP_CPUID] = {"cpuid", "CPUID leaf 0", EXIT_REASON_CPUID, true, false},
+    [OP_VMCALL] = {"vmcall", "VMCALL (no-op hypercall)", EXIT_REASON_VMCALL, true, false},
+    [OP_WRMSR] = {"wrmsr", "WRMSR, MSR bitmap traps it", EXIT_REASON_MSR_WRITE, true, false},
+    [OP_RDMSR] = {"rdmsr", "RDMSR, MSR bitmap traps it", EXIT_REASON_MSR_READ, true, false},
+    [OP_RDMSR_PASS] = {"rdmsr_passthrough", "RDMSR passed through (no exit)",
+                       EXIT_REASON_MSR_READ, false, false},
+    [OP_IO_OUT] = {"io_out", "OUT to a trapped port", EXIT_REASON_IO_INSTRUCTION, true, false},
+    [OP_IO_IN] = {"io_in", "IN from a trapped port", EXIT_REASON_IO_INSTRUCTION, true, false},
+    [OP_HLT] = {"hlt", "HLT, woken by an injected interrupt", EXIT_REASON_HLT, true, true},
+    [OP_EPT_MMIO] = {"ept_mmio", "MMIO load emulated on EPT violation",
+                     EXIT_REASON_EPT_VIOLATION, true, false},
+    [OP_EXTINT] = {"extint", "external interrupt (APIC timer)", EXIT_REASON_EXTERNAL_INTERRUPT,
+                   true, false},
+    [OP_PREEMPT] = {"preemption_timer", "VMX-preemption timer expiry",
+                    EXIT_REASON_PREEMPTION_TIMER, true, false},
+    [OP_CR3] = {"cr3_load", "MOV to CR3 (CR3-load exiting)", EXIT_REASON_CR_ACCESS, true, false},
+    [OP_INVLPG] = {"invlpg", "INVLPG (INVLPG exiting)", EXIT_REASON_INVLPG, true, false},
+    [OP_RDTSC] = {"rdtsc", "RDTSC (RDTSC exiting)", EXIT_REASON_RDTSC, true, false},
+    [OP_IPI] = {"self_ipi", "self-IPI, exit + re-injection", EXIT_REASON_EXTERNAL_INTERRUPT, true,
+                true},
+    [OP_IPI_POSTED] = {"self_ipi_posted", "self-IPI as posted interrupt",
+                       EXIT_REASON_EXTERNAL_INTERRUPT, false, true},
+};
+
+struct op_result results[OP_COUNT];
+struct guest_config guest_cfg;
+volatile uint64_t phase_exits;
+volatile uint64_t guest_irq_count;
+uint64_t phase_total, phase_hypercalls;
+unsigned phase_other_reason;
+int current_op = -1;
+
+static uint32_t timer_count;     /* APIC timer initial count, divide by 1 */
+static uint64_t preempt_value;   /* VMX-preemption timer value */
+
+static int skip(unsigned op, const char **why, const char *reason)
+{
+    results[op].skipped = true;
+    snprintf(results[op].note, sizeof(results[op].note), "%s", reason);
+    *why = reason;
+    return 1;
+}
+
+static void setup_posted(void)
+{
+    if (!hv.pi_desc) {
+        hv.pi_desc = alloc_page(); /* 64-byte aligned (SDM 30.6) */
+        hv.virt_apic_page = alloc_page();
+        hv.apic_access_page = alloc_page();
+    }
+    memset(hv.pi_desc, 0, 64);
+    memset(hv.virt_apic_page, 0, PAGE_SIZE); /* VTPR = 0, no vector in service */
+    vmwrite(VIRTUAL_APIC_PAGE_ADDR, (uint64_t)(uintptr_t)hv.virt_apic_page);
+    vmwrite(APIC_ACCESS_ADDR, (uint64_t)(uintptr_t)hv.apic_access_page);
+    vmwrite(TPR_THRESHOLD, 0);
+    vmwrite(EOI_EXIT_BITMAP0, 0);
+    vmwrite(EOI_EXIT_BITMAP1, 0);
+    vmwrite(EOI_EXIT_BITMAP2, 0);
+    vmwrite(EOI_EXIT_BITMAP3, 0);
+    vmwrite(GUEST_INTR_STATUS, 0);
+    vmwrite(POSTED_INTR_NV, VEC_PI_NOTIFY);
+    vmwrite(POSTED_INTR_DESC_ADDR, (uint64_t)(uintptr_t)hv.pi_desc);
+    guest_cfg.pi_desc = (uint64_t)(uintptr_t)hv.pi_desc;
+    guest_cfg.apic_access_page = (uint64_t)(uintptr_t)hv.apic_access_page;
+    guest_virtual_eoi_addr = guest_cfg.apic_access_page;
+}
+
+int phase_begin(unsigned op, const char **why)
+{
+    const struct vmx_caps *c = &vmx_caps;
+    if (op >= OP_COUNT) {
+        *why = "no such operation";
+        return 1;
+    }
+    results[op].begun = true;
+    phase_exits = 0;
+    phase_total = 0;
+    phase_hypercalls = 0;
+    phase_other_reason = 0;
+    guest_irq_count = 0;
+    uint32_t pin = hv.pin, cpu = hv.cpu, cpu2 = hv.cpu2;
+
+    switch (op) {
+    case OP_RDMSR_PASS:
+        if (!hv.msr_bitmaps)
+            return skip(op, why, "MSR bitmaps not advertised: every RDMSR exits");
+        break;
+    case OP_IO_OUT:
+    case OP_IO_IN:
+        if (!(vmx_adjust(&c->cpu, hv.cpu) & (CPU_USE_IO_BITMAPS | CPU_UNCOND_IO_EXITING)))
+            return skip(op, why, "neither I/O bitmaps nor unconditional I/O exiting advertised");
+        break;
+    case OP_HLT:
+        if (!vmx_allowed(&c->cpu, CPU_HLT_EXITING))
+            return skip(op, why, "HLT exiting not advertised");
+        break;
+    case OP_EPT_MMIO:
+        if (!hv.ept)
+            return skip(op, why, "EPT (4-level, WB or UC) not advertised");
+        break;
+    case OP_EXTINT:
+    case OP_IPI:
+        if (!vmx_allowed(&c->pin, PIN_EXT_INTR_EXITING))
+            return skip(op, why, "external-interrupt exiting not advertised");
+        break;
+    case OP_PREEMPT:
+        if (!vmx_allowed(&c->pin, PIN_PREEMPTION_TIMER))
+            return skip(op, why, "VMX-preemption timer not advertised");
+        break;
+    case OP_CR3:
+        if (!vmx_allowed(&c->cpu, CPU_CR3_LOAD_EXITING))
+            return skip(op, why, "CR3-load exiting not advertised");
+        cpu |= CPU_CR3_LOAD_EXITING;
+        break;
+    case OP_INVLPG:
+        if (!vmx_allowed(&c->cpu, CPU_INVLPG_EXITING))
+            return skip(op, why, "INVLPG exiting not advertised");
+        cpu |= CPU_INVLPG_EXITING;
+        break;
+    case OP_RDTSC:
+        if (!vmx_allowed(&c->cpu, CPU_RDTSC_EXITING))
+            return skip(op, why, "RDTSC exiting not advertised");
+        cpu |= CPU_RDTSC_EXITING;
+        break;
+    case OP_IPI_POSTED:
+        /* SDM 27.2.1.1: posted interrupts need virtual-interrupt delivery
+         * (which needs the TPR shadow and external-interrupt exiting) and
+         * acknowledge-on-exit; the guest's virtual EOI needs APIC-access
+         * virtualization. */
+        if (!vmx_allowed(&c->pin, PIN_POSTED_INTR))
+            return skip(op, why, "posted-interrupt processing not advertised");
+        if (!vmx_allowed(&c->cpu, CPU_USE_TPR_SHADOW) ||
+            !vmx_has_cpu2(CPU2_VIRT_INTR_DELIVERY | CPU2_VIRT_APIC_ACCESSES))
+            return skip(op, why, "virtual-interrupt delivery / APIC-access virtualization "
+                                 "not advertised");
+        if (!hv.ack_on_exit)
+            return skip(op, why, "acknowledge interrupt on exit not advertised");
+        setup_posted();
+        pin |= PIN_POSTED_INTR;
+        cpu |= CPU_USE_TPR_SHADOW | CPU_ACTIVATE_SECONDARY;
+        cpu2 |= CPU2_VIRT_INTR_DELIVERY | CPU2_VIRT_APIC_ACCESSES;
+        break;
+    default:
+        break;
+    }
+    vmcs_write_controls(pin, cpu, cpu2);
+    current_op = (int)op;
+    return 0;
+}
+
+void phase_start(unsigned op)
+{
+    if ((int)op != current_op)
+        return;
+    if (op == OP_EXTINT) {
+        timer_count = (uint32_t)cmdline_get("timer_count", 2000);
+        apic_timer_oneshot(VEC_TIMER, timer_count, 1);
+    } else if (op == OP_PREEMPT) {
+        /* The timer counts down once every 2^shift TSC cycles (SDM 26.5.1). */
+        uint64_t cycles = cmdline_get("preempt_cycles", 20000);
+        preempt_value = cycles >> vmx_caps.preemption_timer_shift;
+        if (preempt_value == 0)
+            preempt_value = 1;
+        vmwrite(VMX_PREEMPTION_TIMER_VALUE, preempt_value);
+        vmcs_write_controls(hv.pin | PIN_PREEMPTION_TIMER, hv.cpu, hv.cpu2);
+    }
+}
+
+/* The N-th exit of an asynchronous source stops it, so that the host's
+ * count is exactly N when the guest has seen N. */
+void phase_async_exit(unsigned op)
+{
+    if (op == OP_PREEMPT && phase_exits >= guest_cfg.iters)
+        vmcs_write_controls(hv.pin, hv.cpu, hv.cpu2);
+    /* Otherwise nothing to do: without "save VMX-preemption timer value"
+     * every VM entry reloads the timer from the VMCS field (SDM 26.7.4). */
+}
+
+void phase_ext_intr(uint8_t vector)
+{
+    switch (vector) {
+    case VEC_TIMER:
+        if (current_op == OP_EXTINT && phase_exits < guest_cfg.iters)
+            apic_write(APIC_TMICT, timer_count);
+        break;
+    case VEC_IPI:
+        inject_ext_intr(VEC_IPI);
+        break;
+    case VEC_PI_NOTIFY:
+        /* With posted-interrupt processing the notification never exits
+         * (SDM 30.6); deliver the posted vector the slow way so the guest
+         * goes on, and let the count show the failure. */
+        printf("exitbench: posted-interrupt notification vector %#x caused a VM exit\n",
+               vector);
+        inject_ext_intr(VEC_POSTED);
+        break;
+    default:
+        printf("exitbench: stray external interrupt vector %#x\n", vector);
+    }
+}
+
+void phase_end(struct vcpu *v, unsigned op)
+{
+    if ((int)op != current_op || op >= OP_COUNT) {
+        printf("exitbench: HC_END for op %u while op %d is running\n", op, current_op);
+        return;
+    }
+    struct op_result *r = &results[op];
+    r->ended = true;
+    r->cycles = v->gpr[R_RCX];
+    r->samples = v->gpr[R_RDX];
+    r->guest_events = v->gpr[R_RSI];
+    r->status = v->gpr[R_RDI];
+    r->exits = phase_exits;
+    r->other_exits = phase_total - phase_exits - phase_hypercalls;
+    r->other_reason = phase_other_reason;
+    if (op == OP_EXTINT)
+        apic_timer_stop();
+    vmcs_write_controls(hv.pin, hv.cpu, hv.cpu2);
+    current_op = -1;
+}
