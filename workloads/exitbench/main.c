@@ -6,7 +6,9 @@
  *   RESULT exit.<name>.count=<exits the host counted>
  * Options: iters=N (default 1000), timer_count=N (APIC timer initial count
  * for the external-interrupt test), preempt_cycles=N (VMX-preemption timer
- * period in TSC cycles), spin_limit=N (guest wait bound). */
+ * period in TSC cycles), spin_limit=N (guest wait bound), and no_ack,
+ * no_io_bitmap, no_msr_bitmap, no_ept, ept_4k, no_ept_ad, no_vpid to use
+ * the fallback a processor without that feature gets. */
 #include "exitbench.h"
 
 static void report_vmx_unavailable(const char *why)

@@ -90,7 +90,7 @@ int phase_begin(unsigned op, const char **why)
     switch (op) {
     case OP_RDMSR_PASS:
         if (!hv.msr_bitmaps)
-            return skip(op, why, "MSR bitmaps not advertised: every RDMSR exits");
+            return skip(op, why, "MSR bitmaps not advertised (or no_msr_bitmap): every RDMSR exits");
         break;
     case OP_IO_OUT:
     case OP_IO_IN:
@@ -103,7 +103,7 @@ int phase_begin(unsigned op, const char **why)
         break;
     case OP_EPT_MMIO:
         if (!hv.ept)
-            return skip(op, why, "EPT (4-level, WB or UC) not advertised");
+            return skip(op, why, "EPT (4-level, WB or UC) not advertised (or no_ept)");
         break;
     case OP_EXTINT:
     case OP_IPI:

@@ -47,21 +47,23 @@ static void setup_controls(void)
     /* External-interrupt exiting as every production hypervisor has it; the
      * host acknowledges on exit when it can (SDM 25.7.1, 28.2.2). */
     hv.pin = PIN_EXT_INTR_EXITING;
-    hv.ack_on_exit = vmx_allowed(&c->exit, EXIT_ACK_INTR_ON_EXIT);
+    /* The no_* options force the fallbacks a processor without the feature
+     * would get, so that each path can be exercised. */
+    hv.ack_on_exit = vmx_allowed(&c->exit, EXIT_ACK_INTR_ON_EXIT) && !cmdline_has("no_ack");
 
     hv.cpu = CPU_HLT_EXITING | CPU_ACTIVATE_SECONDARY;
-    hv.io_bitmaps = vmx_allowed(&c->cpu, CPU_USE_IO_BITMAPS);
+    hv.io_bitmaps = vmx_allowed(&c->cpu, CPU_USE_IO_BITMAPS) && !cmdline_has("no_io_bitmap");
     hv.cpu |= hv.io_bitmaps ? CPU_USE_IO_BITMAPS : CPU_UNCOND_IO_EXITING;
-    hv.msr_bitmaps = vmx_allowed(&c->cpu, CPU_USE_MSR_BITMAPS);
+    hv.msr_bitmaps = vmx_allowed(&c->cpu, CPU_USE_MSR_BITMAPS) && !cmdline_has("no_msr_bitmap");
     if (hv.msr_bitmaps)
         hv.cpu |= CPU_USE_MSR_BITMAPS;
 
     hv.cpu2 = 0;
     hv.ept = vmx_has_cpu2(CPU2_ENABLE_EPT) && (c->ept_vpid & EPT_CAP_PWL4) &&
-             (c->ept_vpid & (EPT_CAP_WB | EPT_CAP_UC));
+             (c->ept_vpid & (EPT_CAP_WB | EPT_CAP_UC)) && !cmdline_has("no_ept");
     if (hv.ept)
         hv.cpu2 |= CPU2_ENABLE_EPT;
-    hv.vpid = vmx_has_cpu2(CPU2_ENABLE_VPID);
+    hv.vpid = vmx_has_cpu2(CPU2_ENABLE_VPID) && !cmdline_has("no_vpid");
     if (hv.vpid)
         hv.cpu2 |= CPU2_ENABLE_VPID;
     if (!hv.cpu2)
@@ -115,8 +117,8 @@ static void setup_controls(void)
         vmwrite(MSR_BITMAP, (uint64_t)(uintptr_t)hv.msr_bitmap);
     }
     if (hv.ept) {
-        bool use_2m = (c->ept_vpid & EPT_CAP_2M) != 0;
-        bool ad = (c->ept_vpid & EPT_CAP_AD) != 0;
+        bool use_2m = (c->ept_vpid & EPT_CAP_2M) && !cmdline_has("ept_4k");
+        bool ad = (c->ept_vpid & EPT_CAP_AD) && !cmdline_has("no_ept_ad");
         hv.eptp = ept_build(use_2m, ad);
         vmwrite(EPT_POINTER, hv.eptp);
         printf("exitbench: EPT %s pages, EPTP %#lx%s\n", use_2m ? "2 MiB" : "4 KiB", hv.eptp,

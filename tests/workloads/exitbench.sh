@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Runs the exitbench hypervisor on vmxsim and checks that every operation was
+# measured: for each one a `RESULT exit.<op>.cycles=` line with a positive
+# average (zero allowed only for the operations that must not exit), a
+# `RESULT exit.<op>.count=` equal to the expected exit count (iters, or 0 for
+# RDMSR pass-through and posted interrupts) and a PASS line; no FAIL line;
+# VMXON, VMLAUNCH and the whole guest run passed; exit status 1 (success).
+#   exitbench.sh VMXSIM KERNEL [--iters N] [--allow-skip op,op] [-- vmxsim args...]
+# --allow-skip names operations that may report SKIP (features the CPU
+# profile does not advertise) instead of results.
+set -u
+vmxsim=$1 kernel=$2
+shift 2
+iters=20
+allow_skip=""
+while [ $# -gt 0 ]; do
+  case $1 in
+    --iters) iters=$2; shift 2 ;;
+    --allow-skip) allow_skip=",$2,"; shift 2 ;;
+    --) shift; break ;;
+    *) echo "exitbench.sh: unknown option $1" >&2; exit 2 ;;
+  esac
+done
+
+ops="cpuid vmcall wrmsr rdmsr rdmsr_passthrough io_out io_in hlt ept_mmio extint
+     preemption_timer cr3_load invlpg rdtsc self_ipi self_ipi_posted"
+no_exit_ops=" rdmsr_passthrough self_ipi_posted "
+
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+"$vmxsim" -kernel "$kernel" -append "iters=$iters" "$@" >"$out" 2>&1
+status=$?
+cat "$out"
+
+errors=0
+err() { echo "exitbench.sh: $*" >&2; errors=$((errors + 1)); }
+
+[ "$status" -eq 1 ] || err "exit status $status, expected 1"
+grep -q "^FAIL" "$out" && err "FAIL lines in the output"
+for p in "PASS: vmxon" "PASS: vmlaunch" "PASS: guest ran to completion"; do
+  grep -q "^$p" "$out" || err "missing '$p'"
+done
+for op in $ops; do
+  if grep -q "^SKIP: exit\.$op " "$out"; then
+    case $allow_skip in
+      *",$op,"*) echo "exitbench.sh: $op skipped (allowed)"; continue ;;
+      *) err "$op skipped: $(grep "^SKIP: exit\.$op " "$out")"; continue ;;
+    esac
+  fi
+  want=$iters
+  case $no_exit_ops in *" $op "*) want=0 ;; esac
+  cycles=$(sed -n "s/^RESULT exit\.$op\.cycles=\([0-9][0-9]*\)$/\1/p" "$out")
+  count=$(sed -n "s/^RESULT exit\.$op\.count=\([0-9][0-9]*\)$/\1/p" "$out")
+  if [ -z "$cycles" ]; then
+    err "no RESULT exit.$op.cycles"
+  elif [ "$want" -ne 0 ] && [ "$cycles" -eq 0 ]; then
+    err "exit.$op.cycles is 0"
+  fi
+  if [ -z "$count" ]; then
+    err "no RESULT exit.$op.count"
+  elif [ "$count" -ne "$want" ]; then
+    err "exit.$op.count=$count, expected $want"
+  fi
+  grep -q "^PASS: exit\.$op " "$out" || err "no PASS line for exit.$op"
+done
+[ "$errors" -eq 0 ] || { echo "exitbench.sh: $errors problem(s)" >&2; exit 1; }
+echo "exitbench.sh: all operations measured, counts match"
