@@ -15,7 +15,17 @@ enum hypercall {
     HC_END = 3,   /* RBX = op, RCX = cycles, RDX = samples, RSI = guest events, RDI = status */
     HC_DONE = 4,  /* the guest is finished: back to main() */
     HC_FAULT = 5, /* the guest took an unexpected vector: RBX = vector, RCX/RDX = stack words */
+    HC_CHECK = 6, /* RBX = check id, RCX = 1 if it held, RDX = the value seen */
 };
+
+/* What the guest checks about its view of the machine (HC_CHECK). */
+enum guest_check {
+    CHECK_CR4_SHADOW, /* CR4 reads come from the read shadow: VMXE clear */
+    CHECK_CR0_SHADOW, /* CR0 reads come from the read shadow (host-owned bits) */
+    CHECK_CPUID_VMX,  /* CPUID.1 as emulated: VMX clear, hypervisor bit set */
+    CHECK_COUNT
+};
+void report_guest_check(unsigned id, bool ok, uint64_t value);
 
 /* Guest status codes passed with HC_END. */
 enum guest_status { GS_OK = 0, GS_TIMEOUT = 1, GS_BAD_VALUE = 2 };
@@ -80,6 +90,7 @@ struct guest_config {
     uint64_t apic_access_page; /* virtual EOI target in the posted phase */
     uint64_t pi_desc;          /* posted-interrupt descriptor */
     uint64_t spin_limit;       /* loop bound when waiting for an event */
+    uint64_t cr0_shadow;       /* what a guest CR0 read must return */
 };
 extern struct guest_config guest_cfg;
 

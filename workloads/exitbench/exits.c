@@ -104,6 +104,9 @@ static int handle_vmcall(struct vcpu *v)
         break;
     case HC_DONE:
         return STOP;
+    case HC_CHECK:
+        report_guest_check((unsigned)v->gpr[R_RBX], v->gpr[R_RCX] != 0, v->gpr[R_RDX]);
+        break;
     case HC_FAULT:
         printf("FAIL: exitbench: guest took unexpected vector %lu (%s); stack words %#lx %#lx\n",
                v->gpr[R_RBX], exception_name((unsigned)v->gpr[R_RBX]), v->gpr[R_RCX],

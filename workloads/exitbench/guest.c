@@ -238,11 +238,23 @@ static void run_op(unsigned op, struct measurement *m, uint64_t n)
     }
 }
 
+/* The guest's view of state the host virtualizes (SDM 25.6.6 read shadows). */
+static void guest_checks(void)
+{
+    uint64_t cr4 = read_cr4();
+    hypercall(HC_CHECK, CHECK_CR4_SHADOW, !(cr4 & CR4_VMXE), cr4, 0, 0);
+    uint64_t cr0 = read_cr0();
+    hypercall(HC_CHECK, CHECK_CR0_SHADOW, cr0 == guest_cfg.cr0_shadow, cr0, 0, 0);
+    uint32_t ecx = cpuid(1).c;
+    hypercall(HC_CHECK, CHECK_CPUID_VMX, !(ecx & (1u << 5)) && (ecx >> 31), ecx, 0, 0);
+}
+
 void guest_main(void)
 {
     /* Interrupts on: the host injects into this guest (HLT, IPI), and
      * physical interrupts exit anyway (external-interrupt exiting). */
     sti();
+    guest_checks();
     uint64_t n = guest_cfg.iters;
     for (unsigned op = 0; op < OP_COUNT; op++) {
         if (hypercall(HC_BEGIN, op, 0, 0, 0, 0) != 0)

@@ -51,6 +51,20 @@ static void print_entry_failure(int r)
                  enter_failure_name(r));
 }
 
+void report_guest_check(unsigned id, bool ok, uint64_t value)
+{
+    static const char *const names[CHECK_COUNT] = {
+        [CHECK_CR4_SHADOW] = "guest reads CR4 through the read shadow (VMXE clear)",
+        [CHECK_CR0_SHADOW] = "guest reads CR0 through the read shadow (NE clear)",
+        [CHECK_CPUID_VMX] = "guest CPUID.1:ECX as emulated (VMX clear, hypervisor bit set)",
+    };
+    if (id >= CHECK_COUNT)
+        return;
+    if (!ok)
+        printf("exitbench: the guest saw %#lx\n", value);
+    report(names[id], ok);
+}
+
 static uint64_t expected_count(unsigned op, uint64_t iters)
 {
     return ops[op].expect_exits ? iters : 0;

@@ -98,7 +98,11 @@ static void setup_controls(void)
     uint64_t cr4_mask = c->cr4_fixed0 | ~c->cr4_fixed1;
     vmwrite(CR0_GUEST_HOST_MASK, cr0_mask);
     vmwrite(CR4_GUEST_HOST_MASK, cr4_mask);
-    vmwrite(CR0_READ_SHADOW, read_cr0());
+    /* Guest reads of CR0 return the shadow for the host-owned bits: NE
+     * (fixed to 1 in VMX operation) reads as 0 there, which makes the
+     * shadowing visible to the guest's check. */
+    guest_cfg.cr0_shadow = ((read_cr0() | c->cr0_fixed0) & c->cr0_fixed1) & ~CR0_NE;
+    vmwrite(CR0_READ_SHADOW, guest_cfg.cr0_shadow);
     vmwrite(CR4_READ_SHADOW, read_cr4() & ~CR4_VMXE);
 
     if (hv.io_bitmaps) {
