@@ -7,6 +7,9 @@
 
 #include "cpu/code_map.h"
 #include "cpu/decode/decoder.h"
+#include "cpu/mmu/walk_refs.h"
+#include "cpu/timing/block_schedule.h"
+#include "cpu/timing/timing_model.h"
 #include "sim/stats.h"
 
 namespace vmxsim::cpu {
@@ -43,6 +46,10 @@ Core::Core(CpuEnv& env, CodeMap& code_map, const CoreParams& params)
     : m_env(env), m_code_map(code_map), m_params(params), m_decoder(std::make_unique<Decoder>()) {
   m_listener = std::make_unique<Listener>(*this);
   m_code_map.add_listener(&m_listener->impl);
+  if (params.timing.enabled) {
+    m_walk_source = std::make_unique<CoreWalkSource>(*this);
+    m_timing = std::make_unique<timing::TimingModel>(params.timing, *m_walk_source);
+  }
   reset(params.bsp);
 }
 
@@ -182,12 +189,14 @@ void Core::flush_tlb(bool include_global) {
   m_tlb_sup.flush(include_global);
   m_tlb_user.flush(include_global);
   m_blocks.flush_front();
+  if (m_timing) m_timing->flush_tlb(include_global);
 }
 
 void Core::flush_tlb_page(uint64_t lin) {
   m_tlb_sup.flush_page(lin);
   m_tlb_user.flush_page(lin);
   m_blocks.flush_front();
+  if (m_timing) m_timing->flush_tlb_page(lin);
 }
 
 uint64_t Core::tsc() const {
@@ -271,6 +280,8 @@ const Block* Core::build_block(uint64_t lin, uint64_t phys) {
     rip += op.len;
     if (op.ends_block() || r == Decoder::Result::kInvalid || cur_phys >= page_end) break;
   }
+  // With timing on, the block's base cycles come from the scheduler, not the sum of latencies.
+  if (m_timing) b->cycles = timing::schedule_block(b->ops, m_params.latency, m_params.timing);
   b->phys_end = std::min(cur_phys, page_end);
   m_code_map.mark_code(phys, b->phys_end - phys);
   ++m_blocks_decoded;
@@ -297,6 +308,7 @@ void Core::trace_instruction(const DecodedOp& op) const {
 }
 
 void Core::execute_block(const Block& b, unsigned max_ops) {
+  if (m_timing) return execute_block_timed(b, max_ops);
   if (VMXSIM_UNLIKELY(m_params.trace_instructions)) max_ops = 1;
   const DecodedOp* op = b.ops.data();
   const DecodedOp* const end = op + std::min<size_t>(b.ops.size(), max_ops);
@@ -391,6 +403,7 @@ void Core::register_stats(StatRegistry& st, const std::string& p) {
                  [=] { return *blocks ? 100.0 * (1.0 - double(*decoded) / double(*blocks)) : 0.0; });
   st.add_formula(p + ".cpi", "cycles/instruction", "cycles per instruction while not halted",
                  [=] { return *ins ? double(*cyc - *halted) / double(*ins) : 0.0; });
+  if (m_timing) m_timing->register_stats(st, p, &m_instructions);
 }
 
 }  // namespace vmxsim::cpu

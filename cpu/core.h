@@ -16,6 +16,7 @@
 #include "cpu/guest_fault.h"
 #include "cpu/lazy_flags.h"
 #include "cpu/mmu/fast_tlb.h"
+#include "cpu/timing/timing_params.h"
 
 #define VMXSIM_LIKELY(x) __builtin_expect(!!(x), 1)
 #define VMXSIM_UNLIKELY(x) __builtin_expect(!!(x), 0)
@@ -27,7 +28,11 @@ class StatRegistry;
 namespace vmxsim::cpu {
 
 class CodeMap;
+class CoreWalkSource;
 class Decoder;
+namespace timing {
+class TimingModel;
+}
 enum class DecodeMode : uint8_t;
 
 // Access kinds for translate() (combinable with kAccessImplicit).
@@ -55,6 +60,8 @@ struct CoreParams {
   bool trace_events = false;
   bool trace_instructions = false;
   unsigned lin_addr_bits = 48;
+  // Cache, TLB and branch-predictor timing (off: the functional profile, no models at all).
+  timing::TimingParams timing;
 };
 
 // When the single-step trap (RFLAGS.TF) follows an instruction: normally when TF was set before
@@ -303,6 +310,9 @@ class Core {
   void on_code_written(uint64_t paddr, uint64_t len);
   void on_page_became_code(uint64_t phys_page);
   BlockCache& block_cache() { return m_blocks; }
+  // The cache/TLB/branch timing model, or nullptr when the profile turns timing off. The VMX
+  // unit charges its own memory references (EPT walks, VMCS accesses) through it.
+  timing::TimingModel* timing_model() { return m_timing.get(); }
 
  private:
   struct Listener;
@@ -327,6 +337,7 @@ class Core {
   void phys_write(uint64_t paddr, unsigned size, uint64_t v);
   const Block* lookup_block();
   void execute_block(const Block& b, unsigned max_ops);
+  void execute_block_timed(const Block& b, unsigned max_ops);  // cpu/timing/timed_execution.cc
   void trace_instruction(const DecodedOp& op) const;
   void handle_attention();
   // `set_rf`: the frame's RFLAGS.RF is set (every fault but the instruction-breakpoint #DB).
@@ -339,6 +350,8 @@ class Core {
   std::unique_ptr<Decoder> m_decoder;
   BlockCache m_blocks;
   std::unique_ptr<Listener> m_listener;
+  std::unique_ptr<CoreWalkSource> m_walk_source;     // with m_timing only
+  std::unique_ptr<timing::TimingModel> m_timing;     // nullptr: timing off
   unsigned m_init_count = 0;
 
   // Derived from the architectural state by mode_changed().

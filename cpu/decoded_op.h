@@ -64,6 +64,7 @@ struct DecodedOp {
   uint8_t cond = 0;      // condition code for Jcc/SETcc/CMOVcc, or a handler-specific sub-op
   TimingClass tclass = TimingClass::kAlu;
   uint16_t cycles = 1;   // base latency from the CPU profile, filled when the block is built
+  uint8_t tflags = 0;    // timing-model facts (cpu/timing/block_schedule.h), when timing is on
 
   bool ends_block() const { return attrs & attr::kEndsBlock; }
 };

@@ -11,6 +11,7 @@
 #include "platform/devices/uart16550.h"
 #include "platform/loader/multiboot_loader.h"
 #include "platform/pc/apic_wiring.h"
+#include "cpu/timing/timing_config.h"
 #include "sim/config.h"
 #include "sim/stats.h"
 
@@ -67,6 +68,7 @@ PcMachine::PcMachine(sc_module_name name, Config& cfg, StatRegistry& stats,
         std::string("system.cpu.latency.") + cls, 1, "cycles",
         std::string("base latency of one '") + cls + "' instruction", 0, 65535));
   }
+  params.timing = cpu::timing::declare_timing_params(cfg);
   params.cpu_count = ncpu;
   params.vendor = cfg.declare_string("system.cpu.vendor", "GenuineIntel",
                                      "CPUID vendor string; AuthenticAMD also selects AMD's SYSCALL "

@@ -40,11 +40,15 @@ bool has_error_code(int v) {
 
 }  // namespace
 
-TestMachine::TestMachine(size_t ram_bytes) : m_env(ram_bytes) {
+TestMachine::TestMachine(size_t ram_bytes) : TestMachine(ram_bytes, test_params()) {}
+
+TestMachine::TestMachine(size_t ram_bytes, const CoreParams& params) : m_env(ram_bytes) {
   if (ram_bytes < kFreeBase + 0x10000) throw std::invalid_argument("TestMachine: RAM too small");
-  m_core = std::make_unique<Core>(m_env, m_code_map, test_params());
+  m_core = std::make_unique<Core>(m_env, m_code_map, params);
   build_gdt();
 }
+
+CoreParams TestMachine::default_params() { return test_params(); }
 
 TestMachine::~TestMachine() = default;
 

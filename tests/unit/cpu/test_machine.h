@@ -86,6 +86,10 @@ class TestMachine {
                             kData16 = 0x28, kCode64User = 0x33, kDataUser = 0x3b;
 
   explicit TestMachine(size_t ram_bytes = 16u << 20);
+  // With the caller's core parameters (timing tests turn the timing models on).
+  TestMachine(size_t ram_bytes, const cpu::CoreParams& params);
+  // The parameters the default constructor uses: every latency 1, timing off.
+  static cpu::CoreParams default_params();
   ~TestMachine();
   TestMachine(const TestMachine&) = delete;
   TestMachine& operator=(const TestMachine&) = delete;

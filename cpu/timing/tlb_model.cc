@@ -1,0 +1,131 @@
+#include "cpu/timing/tlb_model.h"
+
+namespace vmxsim::cpu::timing {
+
+namespace {
+constexpr unsigned kShifts[3] = {12, 21, 30};
+constexpr uint64_t kMarker = LruTags::kMarker;  // global page
+
+unsigned size_index(unsigned page_shift) {
+  return page_shift >= 30 ? 2 : page_shift >= 21 ? 1 : 0;
+}
+// STLB tags carry the size class in bits 61-62 so 4 KiB and 2 MiB pages share one array.
+uint64_t stlb_tag(uint64_t lin, unsigned size) { return (lin >> kShifts[size]) | (uint64_t(size) << 61); }
+}  // namespace
+
+TlbModel::TlbModel(const TimingParams& p, CacheHierarchy& caches, WalkSource& walker)
+    : m_caches(caches),
+      m_walker(walker),
+      m_stlb_latency(p.stlb_latency),
+      m_walk_latency(p.walk_latency),
+      m_pwc_latency(p.pwc_latency) {
+  m_itlb.by_size[0].configure(p.itlb_4k.entries, p.itlb_4k.ways);
+  m_itlb.by_size[1].configure(p.itlb_2m.entries, p.itlb_2m.ways);
+  m_dtlb.by_size[0].configure(p.dtlb_4k.entries, p.dtlb_4k.ways);
+  m_dtlb.by_size[1].configure(p.dtlb_2m.entries, p.dtlb_2m.ways);
+  m_dtlb.by_size[2].configure(p.dtlb_1g.entries, p.dtlb_1g.ways);
+  m_stlb.configure(p.stlb.entries, p.stlb.ways);
+  for (auto& pwc : m_pwc) pwc.configure(p.pwc_entries, 0);
+  for (Level1* l1 : {&m_itlb, &m_dtlb})
+    for (auto& t : l1->by_size) t.set_compare_mask(~kMarker);
+
+  m_stlb.set_compare_mask(~kMarker);
+}
+
+bool TlbModel::l1_lookup(Level1& l1, uint64_t lin, unsigned& shift) {
+  for (unsigned s = 0; s < 3; ++s) {
+    if (l1.by_size[s].present() && l1.by_size[s].lookup(lin >> kShifts[s])) {
+      shift = kShifts[s];
+      return true;
+    }
+  }
+  return false;
+}
+
+Cycles TlbModel::miss(Level1& l1, uint64_t lin, unsigned& shift) {
+  // STLB: 4 KiB and 2 MiB entries (1 GiB pages live only in the first level on the parts we
+  // model, so they always walk after an L1 miss — the PWC makes that walk short).
+  for (unsigned s = 0; s < 2; ++s) {
+    if (m_stlb.present() && m_stlb.lookup(stlb_tag(lin, s))) {
+      ++m_stats.stlb_hits;
+      m_stats.stlb_cycles += m_stlb_latency;
+      shift = kShifts[s];
+      // The L1 of that size may be absent (no 1 GiB ITLB): then the 4 KiB one holds a fragment.
+      const unsigned fill = l1.by_size[s].present() ? s : 0;
+      l1.by_size[fill].insert(lin >> kShifts[fill]);
+      if (fill != s) shift = kShifts[fill];
+      return m_stlb_latency;
+    }
+  }
+  ++m_stats.stlb_misses;
+  WalkRefs refs;
+  if (!m_walker.walk(lin, refs)) {
+    shift = 63;
+    return 0;
+  }
+  const Cycles c = walk(lin, refs);
+  unsigned s = size_index(refs.page_shift);
+  const uint64_t g = refs.global ? kMarker : 0;
+  if (s < 2) m_stlb.insert(stlb_tag(lin, s) | g);
+  if (!l1.by_size[s].present()) s = l1.by_size[1].present() && s == 2 ? 1 : 0;  // fragments
+  l1.by_size[s].insert((lin >> kShifts[s]) | g);
+  shift = kShifts[s];
+  return m_stlb_latency + c;
+}
+
+Cycles TlbModel::walk(uint64_t lin, WalkRefs& refs) {
+  ++m_stats.walks;
+  Cycles c = m_walk_latency;
+  unsigned first = 0;
+  if (refs.four_level) {
+    // The deepest cached non-leaf entry lets the walk start below it (SDM Vol. 3 §4.10.3).
+    for (int lvl = 2; lvl >= 0; --lvl) {
+      if (static_cast<unsigned>(lvl) + 1 >= refs.n) continue;  // a leaf is not cached here
+      if (m_pwc[lvl].lookup(lin >> (39 - 9 * lvl))) {
+        first = static_cast<unsigned>(lvl) + 1;
+        ++m_stats.pwc_hits;
+        c += m_pwc_latency;
+        break;
+      }
+    }
+    for (unsigned lvl = first; lvl < 3 && lvl + 1 < refs.n; ++lvl) m_pwc[lvl].insert(lin >> (39 - 9 * lvl));
+  }
+  for (unsigned i = first; i < refs.n; ++i) c += charge_walk_ref(refs.addr[i]);
+  m_stats.walk_cycles += c;
+  return c;
+}
+
+Cycles TlbModel::side_slow(Side& sd, uint64_t lin) {
+  unsigned shift;
+  Cycles c = 0;
+  if (l1_lookup(*sd.l1, lin, shift)) {
+    ++*sd.hits;
+  } else {
+    ++*sd.misses;
+    c = miss(*sd.l1, lin, shift);
+  }
+  sd.last_shift = shift;
+  sd.last_tag = lin >> shift;
+  return c;
+}
+
+void TlbModel::flush(bool include_global) {
+  auto drop = [include_global](uint64_t t) { return include_global || !(t & kMarker); };
+  for (Level1* l1 : {&m_itlb, &m_dtlb})
+    for (auto& t : l1->by_size) t.erase_if(drop);
+  m_stlb.erase_if(drop);
+  // Paging-structure caches hold no global entries (SDM Vol. 3 §4.10.4.1).
+  for (auto& pwc : m_pwc) pwc.clear();
+  m_data.last_tag = m_fetch.last_tag = ~0ull;
+}
+
+void TlbModel::flush_page(uint64_t lin) {
+  for (Level1* l1 : {&m_itlb, &m_dtlb})
+    for (unsigned s = 0; s < 3; ++s) l1->by_size[s].erase(lin >> kShifts[s]);
+  for (unsigned s = 0; s < 2; ++s) m_stlb.erase(stlb_tag(lin, s));
+  // INVLPG also invalidates all paging-structure-cache entries (SDM Vol. 3 §4.10.4.1).
+  for (auto& pwc : m_pwc) pwc.clear();
+  m_data.last_tag = m_fetch.last_tag = ~0ull;
+}
+
+}  // namespace vmxsim::cpu::timing

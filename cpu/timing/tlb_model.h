@@ -1,0 +1,107 @@
+// Timing model of the profile's TLB hierarchy: first-level instruction and data TLBs per page
+// size, a unified second-level TLB (STLB), page-walk caches for the upper paging levels, and the
+// charge for each page-table reference through the cache hierarchy.
+//
+// This is a tags model beside the architectural translation cache (cpu/mmu/fast_tlb.h): the fast
+// TLB decides *what* a translation is and when it goes stale; this model decides what a lookup
+// *costs* on a processor with the profile's TLB geometry. When it misses, it asks a WalkSource for
+// the physical addresses the hardware walk would read (a side-effect-free walk of the current
+// tables, cpu/mmu/walk_refs.cc) and charges them.
+#pragma once
+
+#include <cstdint>
+
+#include "cpu/cpu_state.h"
+#include "cpu/timing/cache_hierarchy.h"
+#include "cpu/timing/lru_tags.h"
+#include "cpu/timing/timing_params.h"
+
+namespace vmxsim::cpu::timing {
+
+// The page-table entries a walk of one linear address reads, outermost first.
+struct WalkRefs {
+  uint64_t addr[5] = {};
+  unsigned n = 0;
+  unsigned page_shift = 12;  // 12, 21 (2 MiB), 22 (4 MiB, 32-bit paging), 30 (1 GiB)
+  bool global = false;
+  bool four_level = false;   // addr[0..2] are PML4E/PDPTE/PDE: the page-walk caches apply
+};
+
+class WalkSource {
+ public:
+  virtual ~WalkSource() = default;
+  // False when the address does not translate (nothing is charged then: the access faulted).
+  virtual bool walk(uint64_t lin, WalkRefs& out) = 0;
+};
+
+struct TlbStats {
+  uint64_t l1d_hits = 0, l1d_misses = 0;
+  uint64_t l1i_hits = 0, l1i_misses = 0;
+  uint64_t stlb_hits = 0, stlb_misses = 0;
+  uint64_t walks = 0;
+  uint64_t walk_refs = 0;         // page-table references charged through the caches
+  uint64_t pwc_hits = 0;          // walks that started below the root thanks to a PWC
+  uint64_t walk_cycles = 0;       // cycles charged for walks (references + PWC + overhead)
+  uint64_t stlb_cycles = 0;       // cycles charged for STLB hits
+};
+
+class TlbModel {
+ public:
+  TlbModel(const TimingParams& p, CacheHierarchy& caches, WalkSource& walker);
+
+  // Cycles beyond a first-level hit for a data access / instruction fetch at `lin`.
+  Cycles data(uint64_t lin) { return side(m_data, lin); }
+  Cycles fetch(uint64_t lin) { return side(m_fetch, lin); }
+  // One page-table reference of a walk (the page walker's own accesses, or the VMX unit's EPT
+  // references of a 2-D walk): served by the data-side caches.
+  Cycles charge_walk_ref(uint64_t paddr) {
+    ++m_stats.walk_refs;
+    return m_caches.access_data(paddr);
+  }
+  // Architectural invalidations (MOV CR3, INVLPG, ...) drop the model's entries too, so the cost
+  // of refilling them shows.
+  void flush(bool include_global);
+  void flush_page(uint64_t lin);
+
+  const TlbStats& stats() const { return m_stats; }
+  TlbStats& stats() { return m_stats; }
+
+ private:
+  // A first-level TLB split by page size, as the profiles describe them.
+  struct Level1 {
+    LruTags by_size[3];  // 4 KiB, 2 MiB (and 4 MiB), 1 GiB
+  };
+  // One side (data or instruction) of the first level, with the page its previous access used:
+  // still the MRU entry of its TLB, so a repeat is a hit without a lookup.
+  struct Side {
+    Level1* l1;
+    uint64_t* hits;
+    uint64_t* misses;
+    uint64_t last_tag = ~0ull;
+    unsigned last_shift = 63;
+  };
+  Cycles side(Side& sd, uint64_t lin) {
+    if ((lin >> sd.last_shift) == sd.last_tag) {
+      ++*sd.hits;
+      return 0;
+    }
+    return side_slow(sd, lin);
+  }
+  Cycles side_slow(Side& sd, uint64_t lin);
+  // L1 miss: STLB, then a walk. Fills `l1` and the STLB; returns cycles and the page shift.
+  Cycles miss(Level1& l1, uint64_t lin, unsigned& shift);
+  bool l1_lookup(Level1& l1, uint64_t lin, unsigned& shift);
+  Cycles walk(uint64_t lin, WalkRefs& refs);
+
+  CacheHierarchy& m_caches;
+  WalkSource& m_walker;
+  Level1 m_itlb, m_dtlb;
+  LruTags m_stlb;
+  LruTags m_pwc[3];  // PML4E (lin >> 39), PDPTE (lin >> 30), PDE (lin >> 21)
+  Cycles m_stlb_latency, m_walk_latency, m_pwc_latency;
+  TlbStats m_stats;
+  Side m_data{&m_dtlb, &m_stats.l1d_hits, &m_stats.l1d_misses};
+  Side m_fetch{&m_itlb, &m_stats.l1i_hits, &m_stats.l1i_misses};
+};
+
+}  // namespace vmxsim::cpu::timing
