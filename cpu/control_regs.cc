@@ -1,24 +1,28 @@
 // Control registers, EFER and the MSRs the core implements (SDM Vol. 3 §2.5, §2.2.1,
 // Vol. 4 MSR list).
 #include "cpu/core.h"
+#include "vmx_model/vmx_unit.h"
 
 namespace vmxsim::cpu {
 
 namespace {
 bool canonical(uint64_t v) { return static_cast<uint64_t>(static_cast<int64_t>(v << 16) >> 16) == v; }
 
-// CR4 bits this processor implements (others are reserved: #GP on MOV to CR4).
-uint64_t cr4_supported(const CpuFeatures& f) {
+}  // namespace
+
+uint64_t Core::cr4_supported() const {
+  const CpuFeatures& f = m_params.features;
   return cr4::kVme | cr4::kPvi | cr4::kTsd | cr4::kDe | cr4::kPse | cr4::kPae | cr4::kMce |
          cr4::kPge | cr4::kPce | cr4::kOsfxsr | cr4::kOsxmmexcpt | cr4::kOsxsave |
          (f.umip ? cr4::kUmip : 0) | (f.pcid ? cr4::kPcide : 0) | (f.smep ? cr4::kSmep : 0) |
-         (f.smap ? cr4::kSmap : 0);
+         (f.smap ? cr4::kSmap : 0) | (f.vmx ? cr4::kVmxe : 0);
 }
-}  // namespace
 
 void Core::write_cr0(uint64_t v) {
   if (v >> 32) raise_gp0();
   v |= cr0::kEt;
+  // In VMX operation the IA32_VMX_CR0_FIXED bits may not change (SDM §24.8).
+  if (m_vmx->in_vmx_operation() && !m_vmx->cr0_valid_in_vmx(v)) raise_gp0();
   if ((v & cr0::kPg) && !(v & cr0::kPe)) raise_gp0();
   if ((v & cr0::kNw) && !(v & cr0::kCd)) raise_gp0();
   const uint64_t old = s.cr0;
@@ -33,6 +37,9 @@ void Core::write_cr0(uint64_t v) {
   if ((old ^ v) & (cr0::kPg | cr0::kPe | cr0::kWp | cr0::kCd)) {
     flush_tlb(true);
     mode_changed();
+    m_break_block = true;
+  } else if ((old ^ v) & cr0::kAm) {
+    mode_changed();  // alignment checking
     m_break_block = true;
   }
 }
@@ -50,7 +57,8 @@ void Core::write_cr3(uint64_t v) {
 }
 
 void Core::write_cr4(uint64_t v) {
-  if (v & ~cr4_supported(m_params.features)) raise_gp0();
+  if (v & ~cr4_supported()) raise_gp0();
+  if (m_vmx->in_vmx_operation() && !m_vmx->cr4_valid_in_vmx(v)) raise_gp0();
   if (long_mode() && !(v & cr4::kPae)) raise_gp0();
   if ((v & cr4::kPcide) && !(s.cr4 & cr4::kPcide) && (!long_mode() || (s.cr3 & 0xfff))) raise_gp0();
   const uint64_t old = s.cr4;
@@ -83,7 +91,7 @@ void Core::write_efer(uint64_t v) {
 
 bool Core::read_msr(uint32_t msr, uint64_t& v) {
   switch (msr) {
-    case 0x10: v = tsc(); return true;                       // IA32_TSC
+    case 0x10: v = tsc_for_software(); return true;          // IA32_TSC
     case 0x17: v = 0; return true;                           // IA32_PLATFORM_ID
     case 0x1b:  // IA32_APIC_BASE: the local APIC owns it when there is one
       if (!m_env.msr_read(msr, v)) v = s.apic_base;
@@ -97,6 +105,7 @@ bool Core::read_msr(uint32_t msr, uint64_t& v) {
     case 0x179: v = 0; return true;                          // IA32_MCG_CAP: no banks
     case 0x17a: v = 0; return true;                          // IA32_MCG_STATUS
     case 0x1a0: v = s.misc_enable; return true;
+    case 0x1d9: v = s.debugctl; return true;                 // IA32_DEBUGCTL
     case 0x277: v = s.pat; return true;
     case 0x2ff: v = s.mtrr_def_type; return true;
     case 0x250: v = s.mtrr_fixed[0]; return true;
@@ -118,6 +127,8 @@ bool Core::read_msr(uint32_t msr, uint64_t& v) {
   }
   if (msr >= 0x268 && msr <= 0x26f) { v = s.mtrr_fixed[3 + msr - 0x268]; return true; }
   if (msr >= 0x200 && msr <= 0x20f) { v = s.mtrr_var[msr - 0x200]; return true; }
+  // The VMX capability MSRs exist only on a processor with VMX.
+  if (msr >= 0x480 && msr <= 0x491) return m_params.features.vmx && m_vmx->caps().read_msr(msr, v);
   return m_env.msr_read(msr, v);
 }
 
@@ -140,6 +151,11 @@ bool Core::write_msr(uint32_t msr, uint64_t v) {
     case 0x176: if (!canonical(v)) return false; s.sysenter_eip = v; return true;
     case 0x17a: return v == 0;
     case 0x1a0: s.misc_enable = v; return true;
+    case 0x1d9:
+      // LBR, BTF, TR, BTS, BTINT, BTS_OFF_OS/USR, FREEZE_LBRS/PERFMON_ON_PMI, FREEZE_WHILE_SMM.
+      if (v & ~0x5fc3ull) return false;
+      s.debugctl = v;
+      return true;
     case 0x277:
       for (int i = 0; i < 8; ++i) {
         const unsigned t = (v >> (8 * i)) & 0xff;

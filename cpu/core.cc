@@ -11,6 +11,8 @@
 #include "cpu/timing/block_schedule.h"
 #include "cpu/timing/timing_model.h"
 #include "sim/stats.h"
+#include "vmx_model/vmx_caps.h"
+#include "vmx_model/vmx_unit.h"
 
 namespace vmxsim::cpu {
 
@@ -50,6 +52,8 @@ Core::Core(CpuEnv& env, CodeMap& code_map, const CoreParams& params)
     m_walk_source = std::make_unique<CoreWalkSource>(*this);
     m_timing = std::make_unique<timing::TimingModel>(params.timing, *m_walk_source);
   }
+  m_vmx = std::make_unique<vmx::VmxUnit>(
+      *this, vmx::make_vmx_caps(params.features, cr4_supported(), params.phys_addr_bits), params.vmx_costs);
   reset(params.bsp);
 }
 
@@ -107,6 +111,8 @@ void Core::reset(bool bsp) {
   m_interrupt_shadow = m_movss_shadow = false;
   m_pending_db = 0;
   m_delivery_depth = 0;
+  m_vmx_nonroot = false;
+  if (m_vmx) m_vmx->reset();
   mode_changed();
   debug_regs_changed();
   flush_tlb(true);
@@ -182,6 +188,8 @@ void Core::mode_changed() {
   // The mode key separates blocks whose decoding or fetch permissions differ.
   m_mode_key = static_cast<uint32_t>(dm) | (m_stack32 ? 4u : 0u) | (m_cpl == 3 ? 8u : 0u);
   FastTlb* want = m_cpl == 3 ? &m_tlb_user : &m_tlb_sup;
+  m_align_check = m_cpl == 3 && (s.cr0 & cr0::kAm) && (m_rflags_other & rflags::kAc);
+  if (VMXSIM_UNLIKELY(m_align_check)) want = &m_tlb_none;
   m_tlb = want;
 }
 
@@ -197,6 +205,14 @@ void Core::flush_tlb_page(uint64_t lin) {
   m_tlb_user.flush_page(lin);
   m_blocks.flush_front();
   if (m_timing) m_timing->flush_tlb_page(lin);
+}
+
+uint64_t Core::tsc_for_software() const {
+  return VMXSIM_UNLIKELY(m_vmx_nonroot) ? m_vmx->guest_tsc(tsc()) : tsc();
+}
+
+uint64_t Core::next_internal_event() const {
+  return m_vmx_nonroot ? m_vmx->preemption_deadline() : ~0ull;
 }
 
 uint64_t Core::tsc() const {
@@ -336,45 +352,59 @@ StopReason Core::run(Cycles until) {
   m_until = until;
   m_blocks.free_retired();
   while (m_cycles < m_until) {
-    if (VMXSIM_UNLIKELY(m_attention)) {
-      handle_attention();
-      if (m_stop_requested) {
-        m_stop_requested = false;
-        return StopReason::kRequested;
-      }
-    }
-    if (m_activity != ActivityState::kActive) {
-      switch (m_activity) {
-        case ActivityState::kHalted: return StopReason::kHalted;
-        case ActivityState::kWaitForSipi: return StopReason::kWaitForSipi;
-        default: return StopReason::kShutdown;
-      }
-    }
-    m_break_block = false;
     try {
-      const Block* b = lookup_block();
-      ++m_blocks_executed;
-      // An interrupt shadow (STI, MOV SS), RFLAGS.TF or RF, or an armed instruction breakpoint:
-      // the debug path (instruction granularity where needed, cpu/debug.cc).
-      const bool step = m_rflags_other & (rflags::kTf | rflags::kRf);
-      if (VMXSIM_LIKELY(!m_interrupt_shadow && !step && !m_bp_exec_mask)) {
-        execute_block(*b, ~0u);
-        if (VMXSIM_UNLIKELY(m_step_rule != StepRule::kNormal)) after_single_step(false);
-      } else {
-        execute_debug(*b);
+      // A guest's VMX-preemption timer expires at a block boundary.
+      if (VMXSIM_UNLIKELY(m_vmx_nonroot) && m_cycles >= m_vmx->preemption_deadline()) m_attention = true;
+      if (VMXSIM_UNLIKELY(m_attention)) {
+        handle_attention();
+        if (m_stop_requested) {
+          m_stop_requested = false;
+          return StopReason::kRequested;
+        }
       }
-    } catch (const GuestFault& f) {
-      if (m_cur_block) {
-        // Retired instructions of the block before the faulting one count; the faulting one
-        // does not (faults leave RIP at the instruction).
-        m_instructions += static_cast<uint64_t>(m_cur_op - m_cur_block->ops.data());
-        for (const DecodedOp* p = m_cur_block->ops.data(); p != m_cur_op; ++p) m_cycles += p->cycles;
-        m_cur_block = nullptr;
+      if (m_activity != ActivityState::kActive) {
+        switch (m_activity) {
+          case ActivityState::kHalted: return StopReason::kHalted;
+          case ActivityState::kWaitForSipi: return StopReason::kWaitForSipi;
+          default: return StopReason::kShutdown;
+        }
       }
-      handle_fault(f);
+      m_break_block = false;
+      try {
+        const Block* b = lookup_block();
+        ++m_blocks_executed;
+        // An interrupt shadow (STI, MOV SS), RFLAGS.TF or RF, or an armed instruction breakpoint:
+        // the debug path (instruction granularity where needed, cpu/debug.cc).
+        const bool step = m_rflags_other & (rflags::kTf | rflags::kRf);
+        if (VMXSIM_LIKELY(!m_interrupt_shadow && !step && !m_bp_exec_mask)) {
+          execute_block(*b, ~0u);
+          if (VMXSIM_UNLIKELY(m_step_rule != StepRule::kNormal)) after_single_step(false);
+        } else {
+          execute_debug(*b);
+        }
+      } catch (const GuestFault& f) {
+        retire_partial_block(false);
+        handle_fault(f);
+      }
+    } catch (const vmx::VmxTransition& t) {
+      // A VM entry or exit switched the core to another context in the middle of a block (or
+      // of an event delivery): account the retired part and continue at the new RIP.
+      retire_partial_block(t.retired);
+      m_delivering_fault = false;
+      m_step_rule = StepRule::kNormal;
     }
   }
   return StopReason::kQuantum;
+}
+
+// Retired instructions of an interrupted block count up to the current one, which counts only
+// when it completed (`current_retired`); faults and VM exits leave RIP at the instruction.
+void Core::retire_partial_block(bool current_retired) {
+  if (!m_cur_block) return;
+  const DecodedOp* end = m_cur_op + (current_retired ? 1 : 0);
+  m_instructions += static_cast<uint64_t>(end - m_cur_block->ops.data());
+  for (const DecodedOp* p = m_cur_block->ops.data(); p != end; ++p) m_cycles += p->cycles;
+  m_cur_block = nullptr;
 }
 
 void Core::register_stats(StatRegistry& st, const std::string& p) {
@@ -404,6 +434,7 @@ void Core::register_stats(StatRegistry& st, const std::string& p) {
   st.add_formula(p + ".cpi", "cycles/instruction", "cycles per instruction while not halted",
                  [=] { return *ins ? double(*cyc - *halted) / double(*ins) : 0.0; });
   if (m_timing) m_timing->register_stats(st, p, &m_instructions);
+  if (m_params.features.vmx) m_vmx->register_stats(st, p);
 }
 
 }  // namespace vmxsim::cpu

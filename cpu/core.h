@@ -17,12 +17,16 @@
 #include "cpu/lazy_flags.h"
 #include "cpu/mmu/fast_tlb.h"
 #include "cpu/timing/timing_params.h"
+#include "vmx_model/vmx_costs.h"
 
 #define VMXSIM_LIKELY(x) __builtin_expect(!!(x), 1)
 #define VMXSIM_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
 namespace vmxsim {
 class StatRegistry;
+}
+namespace vmxsim::vmx {
+class VmxUnit;
 }
 
 namespace vmxsim::cpu {
@@ -62,6 +66,8 @@ struct CoreParams {
   unsigned lin_addr_bits = 48;
   // Cache, TLB and branch-predictor timing (off: the functional profile, no models at all).
   timing::TimingParams timing;
+  // Costs of VM entries, exits and VMX instructions (system.cpu.vmx.*).
+  vmx::VmxCosts vmx_costs;
 };
 
 // When the single-step trap (RFLAGS.TF) follows an instruction: normally when TF was set before
@@ -314,9 +320,23 @@ class Core {
   // unit charges its own memory references (EPT walks, VMCS accesses) through it.
   timing::TimingModel* timing_model() { return m_timing.get(); }
 
+  // --- VMX (vmx_model/) -------------------------------------------------------------------------
+  // The VMX unit exists on every core; without the vmx feature CR4.VMXE cannot be set, so every
+  // VMX instruction raises #UD.
+  vmx::VmxUnit& vmx() { return *m_vmx; }
+  bool vmx_nonroot() const { return m_vmx_nonroot; }
+  // The TSC as software reads it (RDTSC, RDTSCP, RDMSR IA32_TSC): with TSC offsetting in VMX
+  // non-root operation.
+  uint64_t tsc_for_software() const;
+  // CR4 bits this processor implements (MOV to CR4 raises #GP for others).
+  uint64_t cr4_supported() const;
+  // The next cycle at which the core itself has an event (VMX-preemption timer), or ~0.
+  uint64_t next_internal_event() const;
+
  private:
   struct Listener;
   friend class Decoder;
+  friend class vmx::VmxUnit;  // VM entries and exits load and save the whole processor state
   const Block* build_block(uint64_t lin, uint64_t phys);
   void fetch_phys(uint64_t paddr, uint8_t* dst, size_t n);
   void after_single_step(bool tf_before);
@@ -337,6 +357,7 @@ class Core {
   void phys_write(uint64_t paddr, unsigned size, uint64_t v);
   const Block* lookup_block();
   void execute_block(const Block& b, unsigned max_ops);
+  void retire_partial_block(bool current_retired);
   void execute_block_timed(const Block& b, unsigned max_ops);  // cpu/timing/timed_execution.cc
   void trace_instruction(const DecodedOp& op) const;
   void handle_attention();
@@ -352,6 +373,8 @@ class Core {
   std::unique_ptr<Listener> m_listener;
   std::unique_ptr<CoreWalkSource> m_walk_source;     // with m_timing only
   std::unique_ptr<timing::TimingModel> m_timing;     // nullptr: timing off
+  std::unique_ptr<vmx::VmxUnit> m_vmx;
+  bool m_vmx_nonroot = false;                        // in VMX non-root operation (a guest runs)
   unsigned m_init_count = 0;
 
   // Derived from the architectural state by mode_changed().
@@ -363,6 +386,10 @@ class Core {
   DecodeMode m_decode_mode{};
   bool m_stack32 = false;
   FastTlb m_tlb_sup, m_tlb_user;
+  // Alignment checking (CR0.AM, RFLAGS.AC, CPL 3) routes every access through the slow path,
+  // where misaligned accesses raise #AC: the core then reads through this always-empty TLB.
+  FastTlb m_tlb_none;
+  bool m_align_check = false;
   FastTlb* m_tlb = &m_tlb_sup;
 
   // Execution control.

@@ -14,7 +14,12 @@ namespace vmxsim::cpu {
   X(smap, "supervisor-mode access prevention, CR4.SMAP, CLAC/STAC (CPUID.7.0:EBX[20])") \
   X(umip, "user-mode instruction prevention, CR4.UMIP (CPUID.7.0:ECX[2])")          \
   X(rdtscp, "RDTSCP instruction and IA32_TSC_AUX (CPUID.80000001:EDX[27])")         \
-  X(page1gb, "1 GiB pages (CPUID.80000001:EDX[26])")
+  X(page1gb, "1 GiB pages (CPUID.80000001:EDX[26])")                               \
+  X(vmx, "virtual-machine extensions, VMX (CPUID.1:ECX[5])")                         \
+  X(vmx_ept, "VMX extended page tables (IA32_VMX_PROCBASED_CTLS2[33])")             \
+  X(vmx_vpid, "VMX virtual-processor identifiers (IA32_VMX_PROCBASED_CTLS2[37])")    \
+  X(vmx_unrestricted_guest, "VMX unrestricted guest (IA32_VMX_PROCBASED_CTLS2[39])") \
+  X(vmx_preemption_timer, "VMX-preemption timer (IA32_VMX_PINBASED_CTLS[38])")
 
 struct CpuFeatures {
 #define VMXSIM_FEATURE_FIELD(name, desc) bool name = true;

@@ -95,6 +95,7 @@ struct CpuState {
   uint64_t star = 0, lstar = 0, cstar = 0, fmask = 0, kernel_gs_base = 0, tsc_aux = 0;
   uint64_t sysenter_cs = 0, sysenter_esp = 0, sysenter_eip = 0;
   uint64_t pat = 0x0007040600070406ull;
+  uint64_t debugctl = 0;  // IA32_DEBUGCTL (stored; LBR/BTS are not modelled)
   uint64_t feature_control = 0;
   uint64_t apic_base = 0xfee00000ull | (1u << 11);  // enable bit; BSP bit set by the platform
   uint64_t tsc_offset = 0;  // TSC = cycles * tsc ratio + tsc_offset (IA32_TSC writes adjust it)

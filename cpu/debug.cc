@@ -8,6 +8,7 @@
 // those pages reach the checks in the slow memory path. I/O breakpoints (R/W = 10 with CR4.DE)
 // are not modelled.
 #include "cpu/core.h"
+#include "vmx_model/vmx_unit.h"
 
 namespace vmxsim::cpu {
 
@@ -114,6 +115,11 @@ void Core::check_data_breakpoints(uint64_t lin, unsigned size, bool write) {
 void Core::deliver_debug_trap() {
   const uint32_t bits = m_pending_db;
   m_pending_db = 0;
+  // A guest's #DB may exit instead: the exit qualification reports the DR6 bits and DR6 itself
+  // is left alone (SDM §28.2.1).
+  if (VMXSIM_UNLIKELY(m_vmx_nonroot) &&
+      m_vmx->exception_exits(kDb, false, 0, bits, false, vmx::intr::kHardwareException))
+    throw vmx::VmxTransition{false};
   s.dr[6] = (s.dr[6] & ~dr6::kBMask) | bits;
   ++m_exceptions[kDb];
   try {

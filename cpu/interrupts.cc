@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "cpu/core.h"
+#include "vmx_model/vmx_unit.h"
 
 namespace vmxsim::cpu {
 
@@ -41,13 +42,23 @@ void Core::handle_fault(const GuestFault& f, bool set_rf) {
   m_pending_db = 0;
   for (unsigned depth = 0;; ++depth) {
     try {
+      // In VMX non-root operation the exception bitmap may turn the exception into a VM exit
+      // (#PF: the exit qualification is the faulting address and CR2 is not written).
+      if (VMXSIM_UNLIKELY(m_vmx_nonroot) &&
+          m_vmx->exception_exits(vector, has_error, error, vector == kPf ? cr2 : 0, false,
+                                 vmx::intr::kHardwareException)) {
+        m_vmx->end_delivery();
+        throw vmx::VmxTransition{false};
+      }
       if (vector == kPf) s.cr2 = cr2;
       m_interrupt_shadow = m_movss_shadow = false;
       // Faults push RFLAGS with RF set, so that IRET back to the instruction does not re-trigger
       // an instruction breakpoint (SDM Vol. 3 §17.3.1.1); the instruction-breakpoint #DB itself
       // pushes RF as it is (0).
       m_delivering_fault = set_rf || depth > 0;
+      if (VMXSIM_UNLIKELY(m_vmx_nonroot)) m_vmx->begin_delivery(vector, vmx::intr::kHardwareException, has_error, error);
       deliver_event(vector, has_error, error, false, s.rip);
+      if (VMXSIM_UNLIKELY(m_vmx_nonroot)) m_vmx->end_delivery();
       m_delivering_fault = false;
       return;
     } catch (const GuestFault& second) {
@@ -57,6 +68,11 @@ void Core::handle_fault(const GuestFault& f, bool set_rf) {
         if (m_params.trace_events)
           std::fprintf(stderr, "cpu%u triple fault: vector %u during delivery of %u\n",
                        m_params.apic_id, second.vector, vector);
+        if (m_vmx_nonroot) {  // a guest's triple fault is a VM exit (SDM §26.2)
+          m_vmx->end_delivery();
+          m_vmx->on_triple_fault();
+          throw vmx::VmxTransition{false};
+        }
         enter_shutdown("triple fault");
         return;
       }
@@ -407,6 +423,18 @@ bool Core::deliverable_interrupt() {
 
 void Core::handle_attention() {
   m_attention = false;
+  // INIT is blocked in VMX root operation and exits from non-root operation (SDM §26.2, §24.8).
+  if (m_init_pending && m_vmx->in_vmx_operation()) {
+    if (!m_vmx_nonroot) {
+      m_init_pending = false;  // blocked: dropped, as vmxsim has no pending-INIT latch
+    } else {
+      m_init_pending = false;
+      vmx::VmExit e;
+      e.reason = vmx::kExitInit;
+      m_vmx->vm_exit(e);
+      throw vmx::VmxTransition{false};
+    }
+  }
   if (m_init_pending) {
     m_init_pending = false;
     const bool bsp = s.apic_base & (1ull << 8);
@@ -427,6 +455,8 @@ void Core::handle_attention() {
     }
   }
   if (m_activity == ActivityState::kShutdown || m_activity == ActivityState::kWaitForSipi) return;
+  // Guest events that become VM exits (MTF, preemption timer, windows, NMI, external interrupts).
+  if (VMXSIM_UNLIKELY(m_vmx_nonroot) && m_vmx->check_pending_events()) throw vmx::VmxTransition{false};
   try {
     // Debug traps of the previous instruction come before NMI and interrupts (SDM Vol. 3
     // Table 6-2); after a single-stepped HLT they wait for the event that ends the halt.
@@ -442,7 +472,9 @@ void Core::handle_attention() {
       m_nmi_blocked = true;
       m_activity = ActivityState::kActive;
       ++m_exceptions[kNmi];
+      if (VMXSIM_UNLIKELY(m_vmx_nonroot)) m_vmx->begin_delivery(kNmi, vmx::intr::kNmi, false, 0);
       deliver_event(kNmi, false, 0, false, s.rip);
+      if (VMXSIM_UNLIKELY(m_vmx_nonroot)) m_vmx->end_delivery();
     }
     if (deliverable_interrupt()) {
       const int v = m_env.pending_interrupt();
@@ -450,7 +482,9 @@ void Core::handle_attention() {
         m_env.acknowledge_interrupt(v);
         m_activity = ActivityState::kActive;
         ++m_interrupts[v & 0xff];
+        if (VMXSIM_UNLIKELY(m_vmx_nonroot)) m_vmx->begin_delivery(static_cast<uint8_t>(v), vmx::intr::kExternal, false, 0);
         deliver_event(static_cast<uint8_t>(v), false, 0, false, s.rip);
+        if (VMXSIM_UNLIKELY(m_vmx_nonroot)) m_vmx->end_delivery();
         // Another interrupt may be pending behind this one (re-checked once IF is set again).
         m_attention = true;
       }

@@ -1,6 +1,7 @@
 // Handler group: control transfer — JMP, Jcc, JrCXZ, LOOPcc, CALL, RET, far transfers,
 // INT n/INT3/INTO/INT1, IRET, SYSCALL/SYSRET, SYSENTER/SYSEXIT (SDM Vol. 2 and Vol. 3 §5.8).
 #include "cpu/core.h"
+#include "vmx_model/vmx_unit.h"
 #include "cpu/decode/isa_table.h"
 
 namespace vmxsim::cpu {
@@ -112,15 +113,26 @@ void ret_far(Core& c, const DecodedOp& op) {
 
 // --- software interrupts ------------------------------------------------------------------------
 
+// In VMX non-root operation a software exception may exit through the exception bitmap, and
+// the delivery of any software event is recorded for the IDT-vectoring information.
+void software_event(Core& c, uint8_t vector, uint32_t type, bool software) {
+  if (VMXSIM_UNLIKELY(c.vmx_nonroot())) {
+    if (type != vmx::intr::kSoftwareInterrupt &&
+        c.vmx().exception_exits(vector, false, 0, 0, true, type))
+      throw vmx::VmxTransition{false};
+    c.vmx().begin_delivery(vector, type, false, 0);
+  }
+  c.deliver_event(vector, false, 0, software, c.next_rip());
+  if (VMXSIM_UNLIKELY(c.vmx_nonroot())) c.vmx().end_delivery();
+}
+
 void int_Ib(Core& c, const DecodedOp& op) {
   if (c.v86_mode() && ((c.rflags() & rflags::kIoplMask) >> rflags::kIoplShift) < 3) c.raise_gp0();
-  c.deliver_event(static_cast<uint8_t>(op.imm), false, 0, true, c.next_rip());
+  software_event(c, static_cast<uint8_t>(op.imm), vmx::intr::kSoftwareInterrupt, true);
 }
-void int3(Core& c, const DecodedOp&) {
-  c.deliver_event(kBp, false, 0, true, c.next_rip());
-}
+void int3(Core& c, const DecodedOp&) { software_event(c, kBp, vmx::intr::kSoftwareException, true); }
 void into(Core& c, const DecodedOp&) {
-  if (c.flags.of()) c.deliver_event(kOf, false, 0, true, c.next_rip());
+  if (c.flags.of()) software_event(c, kOf, vmx::intr::kSoftwareException, true);
 }
 // INT1 (ICEBP) delivers #DB like a hardware event: no DPL check (SDM INT n), DR6 unchanged,
 // after the instruction (trap-like). Debug traps a preceding MOV SS deferred are subsumed, and
@@ -128,7 +140,7 @@ void into(Core& c, const DecodedOp&) {
 void int1(Core& c, const DecodedOp&) {
   c.discard_pending_debug();
   c.set_step_rule(StepRule::kSuppress);
-  c.deliver_event(kDb, false, 0, false, c.next_rip());
+  software_event(c, kDb, vmx::intr::kPrivilegedSoftwareException, false);
 }
 void iret(Core& c, const DecodedOp& op) { c.iret(op.opsize); }
 

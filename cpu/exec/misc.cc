@@ -2,6 +2,7 @@
 // RDSEED, CPUID, RDTSC and RDTSCP.
 #include "cpu/core.h"
 #include "cpu/decode/isa_table.h"
+#include "vmx_model/vmx_unit.h"
 
 namespace vmxsim::cpu {
 
@@ -11,6 +12,9 @@ namespace {
 // it may cause a VM exit, which the VMX unit decides), fences (the core executes in order and
 // memory is coherent), and the prefetches (which never fault).
 void nop(Core&, const DecodedOp&) {}
+void pause(Core& c, const DecodedOp&) {
+  if (VMXSIM_UNLIKELY(c.vmx_nonroot())) c.vmx().on_pause();
+}
 
 // UD0, UD1, UD2: the architecturally undefined instructions.
 void ud(Core& c, const DecodedOp&) { c.raise_ud(); }
@@ -36,6 +40,7 @@ uint64_t splitmix64(uint64_t x) {
 
 template <unsigned S>
 void rdrand_Rv(Core& c, const DecodedOp& op) {
+  if (VMXSIM_UNLIKELY(c.vmx_nonroot())) c.vmx().on_rdrand(op.mnemonic == ZYDIS_MNEMONIC_RDSEED);
   constexpr uint64_t kSeed = 0x766d7873696d2d72ull;  // "vmxsim-r"
   const uint64_t v = splitmix64(splitmix64(kSeed ^ (uint64_t{c.params().apic_id} << 48) ^
                                            (op.mnemonic == ZYDIS_MNEMONIC_RDSEED ? 1 : 0)) ^
@@ -51,6 +56,7 @@ ExecFn select_rdrand(const DecodedOp& op) {
 
 // CPUID: EAX = leaf, ECX = subleaf; the results zero-extend into RAX, RBX, RCX, RDX.
 void cpuid(Core& c, const DecodedOp&) {
+  if (VMXSIM_UNLIKELY(c.vmx_nonroot())) c.vmx().exit_for_instruction(vmx::kExitCpuid);  // always
   uint32_t out[4];
   c.cpuid(static_cast<uint32_t>(c.reg<4>(kRax)), static_cast<uint32_t>(c.reg<4>(kRcx)), out);
   c.set_reg<4>(kRax, out[0]);
@@ -65,13 +71,15 @@ inline void check_tsd(Core& c) {
 }
 void rdtsc(Core& c, const DecodedOp&) {
   check_tsd(c);
-  const uint64_t t = c.tsc();
+  if (VMXSIM_UNLIKELY(c.vmx_nonroot())) c.vmx().on_rdtsc(false);
+  const uint64_t t = c.tsc_for_software();
   c.set_reg<4>(kRax, t);
   c.set_reg<4>(kRdx, t >> 32);
 }
 void rdtscp(Core& c, const DecodedOp&) {
+  if (VMXSIM_UNLIKELY(c.vmx_nonroot())) c.vmx().on_rdtsc(true);  // #UD unless enabled, then exit
   check_tsd(c);
-  const uint64_t t = c.tsc();
+  const uint64_t t = c.tsc_for_software();
   c.set_reg<4>(kRax, t);
   c.set_reg<4>(kRdx, t >> 32);
   c.set_reg<4>(kRcx, c.s.tsc_aux);
@@ -92,7 +100,7 @@ void register_misc(IsaTable& t) {
   const char* g = "misc";
   constexpr TimingClass kNop = TimingClass::kNop;
   t.add(ZYDIS_MNEMONIC_NOP, &select_always<&nop>, kNop, 0, g);
-  t.add(ZYDIS_MNEMONIC_PAUSE, &select_always<&nop>, kNop, attr::kMayExitVmx, g);
+  t.add(ZYDIS_MNEMONIC_PAUSE, &select_always<&pause>, kNop, attr::kMayExitVmx, g);
   t.add(ZYDIS_MNEMONIC_LFENCE, &select_always<&nop>, kNop, 0, g);
   t.add(ZYDIS_MNEMONIC_SFENCE, &select_always<&nop>, kNop, 0, g);
   t.add(ZYDIS_MNEMONIC_MFENCE, &select_always<&nop>, TimingClass::kSerializing, 0, g);

@@ -16,6 +16,7 @@
 #include <type_traits>
 
 #include "cpu/core.h"
+#include "vmx_model/vmx_unit.h"
 #include "cpu/decode/isa_table.h"
 #include "cpu/exec/simd_lanes.h"
 
@@ -625,6 +626,8 @@ void xgetbv(Core& c, const DecodedOp&) {
 // XSETBV: CPL 0, ECX = 0, XCR0 bit 0 set and no bits beyond the supported x87 | SSE.
 void xsetbv(Core& c, const DecodedOp&) {
   if (!(c.s.cr4 & cr4::kOsxsave)) c.raise_ud();
+  // XSETBV in VMX non-root operation always exits (SDM §26.1.2).
+  if (VMXSIM_UNLIKELY(c.vmx_nonroot())) c.vmx().exit_for_instruction(vmx::kExitXsetbv);
   if (c.cpl() != 0 || c.reg<4>(kRcx) != 0) c.raise_gp0();
   const uint64_t v = edx_eax(c);
   if (!(v & 1) || (v & ~kXcr0Supported)) c.raise_gp0();
@@ -663,6 +666,8 @@ void fninit(Core& c, const DecodedOp&) {
   c.s.fpu_sw = 0;
   c.s.fpu_tw = 0xffff;
 }
+// FNOP: an x87 instruction that does nothing but check for #NM (CR0.EM/TS).
+void fnop(Core& c, const DecodedOp&) { check_x87(c); }
 void fnclex(Core& c, const DecodedOp&) {
   check_x87(c);
   c.s.fpu_sw &= 0x7f00;  // clear PE UE OE ZE DE IE, SF, ES and B
@@ -827,6 +832,7 @@ void register_sse(IsaTable& t) {
   constexpr TimingClass kF = TimingClass::kFpu;
   t.add(ZYDIS_MNEMONIC_EMMS, &select_always<&emms>, kF, 0, g);
   t.add(ZYDIS_MNEMONIC_FNINIT, &select_always<&fninit>, kF, 0, g);
+  t.add(ZYDIS_MNEMONIC_FNOP, &select_always<&fnop>, kF, 0, g);
   t.add(ZYDIS_MNEMONIC_FNCLEX, &select_always<&fnclex>, kF, 0, g);
   t.add(ZYDIS_MNEMONIC_FNSTCW, &select_mem_only<&fnstcw_Mw>, kF, 0, g);
   t.add(ZYDIS_MNEMONIC_FLDCW, &select_mem_only<&fldcw_Mw>, kF, 0, g);

@@ -17,6 +17,7 @@
 #include <utility>
 
 #include "cpu/core.h"
+#include "vmx_model/vmx_unit.h"
 #include "cpu/decode/isa_table.h"
 
 namespace vmxsim::cpu {
@@ -358,6 +359,7 @@ void port_string(Core& c, const DecodedOp& op) {
     if (c.reg<A>(kRcx) == 0) return;  // no iteration, no permission check
   }
   c.check_io_permission(port, S);
+  if (VMXSIM_UNLIKELY(c.vmx_nonroot())) c.vmx().on_io(port, S, In, true, Rep, false, op);
   const int64_t d = step(c, S);
   auto one = [&] {
     if constexpr (In)

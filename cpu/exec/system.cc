@@ -3,6 +3,7 @@
 // IN/OUT, INVLPG, INVPCID, WBINVD/INVD, SWAPGS, RDFSBASE/WRFSBASE family (SDM Vol. 2, Vol. 3).
 #include "cpu/core.h"
 #include "cpu/decode/isa_table.h"
+#include "vmx_model/vmx_unit.h"
 
 namespace vmxsim::cpu {
 
@@ -37,6 +38,7 @@ void sti(Core& c, const DecodedOp&) {
 }
 void hlt(Core& c, const DecodedOp&) {
   c.require_cpl0();
+  if (VMXSIM_UNLIKELY(c.vmx_nonroot())) c.vmx().on_hlt();
   c.halt();
 }
 
@@ -52,11 +54,14 @@ void mov_Rd_Cd(Core& c, const DecodedOp& op) {
     case 8: v = c.read_cr8(); break;
     default: c.raise_ud();
   }
+  if (VMXSIM_UNLIKELY(c.vmx_nonroot()) && op.reg[1] != 2) v = c.vmx().on_mov_from_cr(op.reg[1], op.reg[0]);
   c.set_reg_sized(op.reg[0], c.in_64bit_mode() ? 8 : 4, v);
 }
 void mov_Cd_Rd(Core& c, const DecodedOp& op) {
   c.require_cpl0();
-  const uint64_t v = c.reg_sized(op.reg[1], c.in_64bit_mode() ? 8 : 4);
+  uint64_t v = c.reg_sized(op.reg[1], c.in_64bit_mode() ? 8 : 4);
+  if (op.reg[0] != 0 && op.reg[0] != 2 && op.reg[0] != 3 && op.reg[0] != 4 && op.reg[0] != 8) c.raise_ud();
+  if (VMXSIM_UNLIKELY(c.vmx_nonroot()) && op.reg[0] != 2) v = c.vmx().on_mov_to_cr(op.reg[0], v, op.reg[1]);
   switch (op.reg[0]) {
     case 0: c.write_cr0(c.in_64bit_mode() ? v : (v & 0xffffffff)); break;
     case 2: c.s.cr2 = v; break;
@@ -80,12 +85,14 @@ unsigned debug_reg(Core& c, unsigned n) {
 void mov_Rd_Dd(Core& c, const DecodedOp& op) {
   c.require_cpl0();
   const unsigned n = debug_reg(c, op.reg[1]);
+  if (VMXSIM_UNLIKELY(c.vmx_nonroot())) c.vmx().on_mov_dr(op.reg[1], false, op.reg[0]);
   c.check_general_detect();
   c.set_reg_sized(op.reg[0], c.in_64bit_mode() ? 8 : 4, c.s.dr[n]);
 }
 void mov_Dd_Rd(Core& c, const DecodedOp& op) {
   c.require_cpl0();
   const unsigned n = debug_reg(c, op.reg[0]);
+  if (VMXSIM_UNLIKELY(c.vmx_nonroot())) c.vmx().on_mov_dr(op.reg[0], true, op.reg[1]);
   c.check_general_detect();
   uint64_t v = c.reg_sized(op.reg[1], c.in_64bit_mode() ? 8 : 4);
   if ((n == 6 || n == 7) && (v >> 32)) c.raise_gp0();
@@ -99,13 +106,23 @@ void mov_Dd_Rd(Core& c, const DecodedOp& op) {
 
 void clts(Core& c, const DecodedOp&) {
   c.require_cpl0();
+  if (VMXSIM_UNLIKELY(c.vmx_nonroot())) {
+    c.vmx().on_clts();
+    // A host-owned TS is left alone (the read shadow says it is clear).
+    if (c.vmx().vmcs().get(vmx::VmcsField::CR0_GUEST_HOST_MASK) & cr0::kTs) return;
+  }
   c.s.cr0 &= ~cr0::kTs;
 }
 void lmsw(Core& c, const DecodedOp& op) {
   c.require_cpl0();
   const uint64_t v = c.read_op<2>(op, 0);
+  uint64_t keep = 0;  // CR0 bits the VMM owns (guest/host mask) keep their values
+  if (VMXSIM_UNLIKELY(c.vmx_nonroot()))
+    keep = c.vmx().on_lmsw(static_cast<uint16_t>(v), op.kind[0] == OpKind::kMem,
+                           op.kind[0] == OpKind::kMem ? c.linear(op, 2, false) : 0);
   // LMSW loads PE, MP, EM, TS; it can set PE but never clear it.
-  const uint64_t nv = (c.s.cr0 & ~0xeull) | (v & 0xf) | (c.s.cr0 & cr0::kPe);
+  uint64_t nv = (c.s.cr0 & ~0xeull) | (v & 0xf) | (c.s.cr0 & cr0::kPe);
+  nv = (nv & ~keep) | (c.s.cr0 & keep);
   c.write_cr0(nv);
 }
 void umip_check(Core& c) {
@@ -113,10 +130,11 @@ void umip_check(Core& c) {
 }
 void smsw(Core& c, const DecodedOp& op) {
   umip_check(c);
+  const uint64_t cr0v = VMXSIM_UNLIKELY(c.vmx_nonroot()) ? c.vmx().guest_visible_cr0(c.s.cr0) : c.s.cr0;
   if (op.kind[0] == OpKind::kReg)
-    c.set_reg_sized(op.reg[0], op.opsize, c.s.cr0 & (op.opsize == 2 ? 0xffff : ~0ull));
+    c.set_reg_sized(op.reg[0], op.opsize, cr0v & (op.opsize == 2 ? 0xffff : ~0ull));
   else
-    c.write<2>(c.linear(op, 2, true), c.s.cr0);
+    c.write<2>(c.linear(op, 2, true), cr0v);
 }
 
 // LGDT/LIDT/SGDT/SIDT: 6 bytes outside 64-bit mode (base truncated to 24 bits with a 16-bit
@@ -124,6 +142,7 @@ void smsw(Core& c, const DecodedOp& op) {
 template <bool Idt>
 void lxdt(Core& c, const DecodedOp& op) {
   c.require_cpl0();
+  if (VMXSIM_UNLIKELY(c.vmx_nonroot())) c.vmx().on_desc_table(true, Idt ? 3 : 2, op);
   const unsigned bsize = c.in_64bit_mode() ? 8 : 4;
   const uint64_t lin = c.linear(op, 2 + bsize, false);
   const uint16_t limit = static_cast<uint16_t>(c.read<2>(lin));
@@ -137,6 +156,7 @@ void lxdt(Core& c, const DecodedOp& op) {
 template <bool Idt>
 void sxdt(Core& c, const DecodedOp& op) {
   umip_check(c);
+  if (VMXSIM_UNLIKELY(c.vmx_nonroot())) c.vmx().on_desc_table(true, Idt ? 1 : 0, op);
   const unsigned bsize = c.in_64bit_mode() ? 8 : 4;
   const uint64_t lin = c.linear(op, 2 + bsize, true);
   const DescriptorTable& t = Idt ? c.s.idtr : c.s.gdtr;
@@ -148,6 +168,7 @@ void sxdt(Core& c, const DecodedOp& op) {
 void lldt(Core& c, const DecodedOp& op) {
   if (!c.protected_mode() || c.v86_mode()) c.raise_ud();
   c.require_cpl0();
+  if (VMXSIM_UNLIKELY(c.vmx_nonroot())) c.vmx().on_desc_table(false, 2, op);
   const uint16_t sel = static_cast<uint16_t>(c.read_op<2>(op, 0));
   if ((sel & 0xfffc) == 0) {
     c.s.ldtr = Segment{};
@@ -167,6 +188,7 @@ void lldt(Core& c, const DecodedOp& op) {
 void ltr(Core& c, const DecodedOp& op) {
   if (!c.protected_mode() || c.v86_mode()) c.raise_ud();
   c.require_cpl0();
+  if (VMXSIM_UNLIKELY(c.vmx_nonroot())) c.vmx().on_desc_table(false, 3, op);
   const uint16_t sel = static_cast<uint16_t>(c.read_op<2>(op, 0));
   if ((sel & 0xfffc) == 0 || (sel & 4)) c.raise(kGp, sel & 0xfffc);
   const uint64_t d = c.read_descriptor(sel, kGp);
@@ -186,6 +208,7 @@ template <bool Tr>
 void sxtr(Core& c, const DecodedOp& op) {
   if (!c.protected_mode() || c.v86_mode()) c.raise_ud();
   umip_check(c);
+  if (VMXSIM_UNLIKELY(c.vmx_nonroot())) c.vmx().on_desc_table(false, Tr ? 1 : 0, op);
   const uint16_t sel = Tr ? c.s.tr.selector : c.s.ldtr.selector;
   if (op.kind[0] == OpKind::kReg)
     c.set_reg_sized(op.reg[0], op.opsize, sel);  // register form zero-extends
@@ -264,6 +287,7 @@ void arpl(Core& c, const DecodedOp& op) {
 
 void rdmsr(Core& c, const DecodedOp&) {
   c.require_cpl0();
+  if (VMXSIM_UNLIKELY(c.vmx_nonroot())) c.vmx().on_msr_access(static_cast<uint32_t>(c.s.gpr[kRcx]), false);
   uint64_t v;
   if (!c.read_msr(static_cast<uint32_t>(c.s.gpr[kRcx]), v)) c.raise_gp0();
   c.s.gpr[kRax] = v & 0xffffffff;
@@ -271,6 +295,7 @@ void rdmsr(Core& c, const DecodedOp&) {
 }
 void wrmsr(Core& c, const DecodedOp&) {
   c.require_cpl0();
+  if (VMXSIM_UNLIKELY(c.vmx_nonroot())) c.vmx().on_msr_access(static_cast<uint32_t>(c.s.gpr[kRcx]), true);
   const uint64_t v = (c.s.gpr[kRax] & 0xffffffff) | (c.s.gpr[kRdx] << 32);
   if (!c.write_msr(static_cast<uint32_t>(c.s.gpr[kRcx]), v)) c.raise_gp0();
 }
@@ -283,6 +308,8 @@ void in_(Core& c, const DecodedOp& op) {
   const unsigned size = op.opsize;
   const uint16_t port = io_port(c, op, 1);
   c.check_io_permission(port, size);
+  if (VMXSIM_UNLIKELY(c.vmx_nonroot()))
+    c.vmx().on_io(port, size, true, false, false, op.kind[1] == OpKind::kImm, op);
   Cycles stall = 0;
   const uint32_t v = c.env().io_read(port, size, stall);
   c.add_cycles(stall);
@@ -292,6 +319,8 @@ void out_(Core& c, const DecodedOp& op) {
   const unsigned size = op.kind[1] == OpKind::kReg ? op.opsize : op.opsize;
   const uint16_t port = io_port(c, op, 0);
   c.check_io_permission(port, size);
+  if (VMXSIM_UNLIKELY(c.vmx_nonroot()))
+    c.vmx().on_io(port, size, false, false, false, op.kind[0] == OpKind::kImm, op);
   Cycles stall = 0;
   c.env().io_write(port, size, static_cast<uint32_t>(c.reg_sized(kRax, size)), stall);
   c.add_cycles(stall);
@@ -300,13 +329,16 @@ void out_(Core& c, const DecodedOp& op) {
 
 void invlpg(Core& c, const DecodedOp& op) {
   c.require_cpl0();
-  c.flush_tlb_page(c.linear(op, 1, false) & ~0ull);
+  const uint64_t lin = c.linear(op, 1, false);
+  if (VMXSIM_UNLIKELY(c.vmx_nonroot())) c.vmx().on_invlpg(lin);
+  c.flush_tlb_page(lin);
   c.end_block();
 }
 
 void invpcid(Core& c, const DecodedOp& op) {
   if (!c.params().features.invpcid) c.raise_ud();
   c.require_cpl0();
+  if (VMXSIM_UNLIKELY(c.vmx_nonroot())) c.vmx().on_invpcid();
   const uint64_t type = c.reg_sized(op.reg[0], c.in_64bit_mode() ? 8 : 4);
   const uint64_t lin = c.linear(op, 16, false);
   const uint64_t pcid = c.read<8>(lin);
@@ -326,7 +358,15 @@ void invpcid(Core& c, const DecodedOp& op) {
   c.end_block();
 }
 
-void wbinvd(Core& c, const DecodedOp&) { c.require_cpl0(); }
+void wbinvd(Core& c, const DecodedOp&) {
+  c.require_cpl0();
+  if (VMXSIM_UNLIKELY(c.vmx_nonroot())) c.vmx().on_wbinvd();
+}
+// INVD in VMX non-root operation always exits (SDM §26.1.2).
+void invd(Core& c, const DecodedOp&) {
+  c.require_cpl0();
+  if (VMXSIM_UNLIKELY(c.vmx_nonroot())) c.vmx().exit_for_instruction(vmx::kExitInvd);
+}
 
 // CLAC/STAC (SMAP): #UD outside CPL 0 (SDM Vol. 2 CLAC).
 template <bool Set>
@@ -379,7 +419,7 @@ void register_system(IsaTable& t) {
   t.add(ZYDIS_MNEMONIC_INVLPG, &always<&invlpg>, TimingClass::kInvlpg, kEnd | attr::kMayExitVmx, g);
   t.add(ZYDIS_MNEMONIC_INVPCID, &always<&invpcid>, TimingClass::kInvlpg, kEnd | attr::kMayExitVmx, g);
   t.add(ZYDIS_MNEMONIC_WBINVD, &always<&wbinvd>, TimingClass::kSerializing, attr::kMayExitVmx, g);
-  t.add(ZYDIS_MNEMONIC_INVD, &always<&wbinvd>, TimingClass::kSerializing, attr::kMayExitVmx, g);
+  t.add(ZYDIS_MNEMONIC_INVD, &always<&invd>, TimingClass::kSerializing, attr::kMayExitVmx, g);
   t.add(ZYDIS_MNEMONIC_CLAC, &always<&clac_stac<false>>, TimingClass::kSystem, kEnd, g);
   t.add(ZYDIS_MNEMONIC_STAC, &always<&clac_stac<true>>, TimingClass::kSystem, kEnd, g);
   t.add(ZYDIS_MNEMONIC_SWAPGS, &always<&swapgs>, TimingClass::kSystem, 0, g);

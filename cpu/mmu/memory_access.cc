@@ -41,6 +41,8 @@ void Core::raise_noncanonical() {
 
 uint64_t Core::read_slow(uint64_t lin, unsigned size) {
   if (long_mode() && !is_canonical(lin)) raise_noncanonical();
+  // #AC(0) for a misaligned access at CPL 3 with CR0.AM and RFLAGS.AC (SDM Vol. 3 §6.15).
+  if (VMXSIM_UNLIKELY(m_align_check) && (lin & (size - 1)) && size <= 8) raise(kAc, 0);
   const unsigned off = lin & 0xfff;
   if (off + size <= 4096) {
     const uint64_t v = phys_read(translate(lin, kAccessRead), size);
@@ -64,6 +66,7 @@ uint64_t Core::read_slow(uint64_t lin, unsigned size) {
 
 void Core::write_slow(uint64_t lin, unsigned size, uint64_t v) {
   if (long_mode() && !is_canonical(lin)) raise_noncanonical();
+  if (VMXSIM_UNLIKELY(m_align_check) && (lin & (size - 1)) && size <= 8) raise(kAc, 0);
   const unsigned off = lin & 0xfff;
   if (off + size <= 4096) {
     phys_write(translate(lin, kAccessWrite), size, v);

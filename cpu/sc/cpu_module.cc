@@ -50,6 +50,7 @@ void CpuModule::run_thread() {
 
     uint64_t until = core.cycles() + m_quantum_cycles;
     if (m_apic) until = std::min(until, std::max(m_apic->next_event_cycles(), core.cycles() + 1));
+    until = std::min(until, std::max(core.next_internal_event(), core.cycles() + 1));
     if (m_limits.max_cycles) until = std::min(until, m_limits.max_cycles);
     const StopReason r = core.run(until);
     if (m_apic) m_apic->update();
@@ -77,7 +78,9 @@ void CpuModule::run_thread() {
         wait(local_time_offset());
         const bool dormant = r == StopReason::kWaitForSipi || !(core.rflags() & rflags::kIf);
         if (dormant && m_on_dormant) m_on_dormant(true);
-        const uint64_t next = m_apic && r == StopReason::kHalted ? m_apic->next_event_cycles() : ~0ull;
+        uint64_t next = m_apic && r == StopReason::kHalted ? m_apic->next_event_cycles() : ~0ull;
+        // A halted guest also wakes for its VMX-preemption timer.
+        if (r == StopReason::kHalted) next = std::min(next, core.next_internal_event());
         const uint64_t before = core.cycles();
         if (next != ~0ull && next > core.cycles()) {
           wait(cycles_to_time(next - core.cycles()), m_wake_event);

@@ -1,0 +1,313 @@
+// The VMX instructions (SDM Vol. 3C chapter 31): VMXON, VMXOFF, VMCLEAR, VMPTRLD, VMPTRST,
+// VMREAD, VMWRITE, VMCALL, INVEPT, INVVPID, with their checks in the SDM's order; VMLAUNCH and
+// VMRESUME start in vm_entry.cc. Each ends in VMsucceed, VMfailInvalid or VMfailValid(n), a
+// fault, or (in VMX non-root operation) a VM exit.
+#include "cpu/core.h"
+#include "cpu/decode/isa_table.h"
+#include "vmx_model/vmx_unit.h"
+
+namespace vmxsim::vmx {
+
+using cpu::Core;
+using cpu::DecodedOp;
+using cpu::OpKind;
+
+namespace {
+constexpr uint64_t kVmArith = cpu::rflags::kArith;
+}
+
+bool VmxUnit::vmx_mode_ok() const {
+  const Core& c = m_core;
+  return m_vmxon && c.protected_mode() && !c.v86_mode() && !(c.long_mode() && !c.in_64bit_mode());
+}
+
+void VmxUnit::vm_succeed() { m_core.flags.merge_arith(0, kVmArith); }
+
+void VmxUnit::vm_fail_invalid() {
+  ++m_vmfails;
+  m_core.flags.merge_arith(cpu::rflags::kCf, kVmArith);
+}
+
+void VmxUnit::vm_fail(uint32_t error) {
+  if (!current_vmcs_valid()) return vm_fail_invalid();
+  ++m_vmfails;
+  m_core.flags.merge_arith(cpu::rflags::kZf, kVmArith);
+  m_vmcs.set(VmcsField::VM_INSTRUCTION_ERROR, error);
+}
+
+bool VmxUnit::valid_phys_addr(uint64_t a) const {
+  return (a & 0xfff) == 0 && (a >> m_core.params().phys_addr_bits) == 0;
+}
+
+uint64_t VmxUnit::read_operand_addr(const DecodedOp& op) {
+  if (op.kind[0] != OpKind::kMem) m_core.raise_ud();
+  return m_core.read<8>(m_core.linear(op, 8, false));
+}
+
+uint64_t VmxUnit::phys_read(uint64_t paddr, unsigned size) { return m_core.phys_read(paddr, size); }
+void VmxUnit::phys_write(uint64_t paddr, unsigned size, uint64_t v) { m_core.phys_write(paddr, size, v); }
+
+void VmxUnit::read_region(Vmcs& v, uint64_t addr) {
+  for (unsigned i = 0; i < kNumVmcsFields; ++i)
+    v.value[i] = truncate_to_width(static_cast<VmcsField>(i),
+                                   phys_read(addr + region::kFieldsOffset + 8 * i, 8));
+  v.launched = phys_read(addr + region::kLaunchStateOffset, 4) == 1;
+}
+
+void VmxUnit::write_back(const Vmcs& v, uint64_t addr) {
+  for (unsigned i = 0; i < kNumVmcsFields; ++i)
+    phys_write(addr + region::kFieldsOffset + 8 * i, 8, v.value[i]);
+  phys_write(addr + region::kLaunchStateOffset, 4, v.launched ? 1 : 0);
+}
+
+void VmxUnit::flush_current() {
+  if (current_vmcs_valid()) write_back(m_vmcs, m_current);
+}
+
+void VmxUnit::load_vmcs(uint64_t addr) {
+  if (addr == m_current) return;
+  flush_current();
+  read_region(m_vmcs, addr);
+  m_current = addr;
+  m_core.add_cycles(m_costs.vmptrld_cycles);
+}
+
+// VM-exit instruction information for VMX instructions with a memory or register operand
+// (SDM Table 28-13/28-14): scaling, address size, register/memory, segment, index, base, and
+// reg2 (the second register operand).
+uint32_t VmxUnit::instruction_info(const DecodedOp& op, unsigned rm_operand, unsigned reg_operand) const {
+  uint32_t info = 0;
+  const unsigned as = op.addrsize == 8 ? 2 : op.addrsize == 4 ? 1 : 0;
+  info |= as << 7;
+  if (op.kind[rm_operand] == OpKind::kReg) {
+    info |= 1u << 10;
+    info |= (op.reg[rm_operand] & 0xfu) << 3;
+  } else {
+    info |= op.scale & 3;
+    info |= (op.seg < cpu::kNumSegs ? op.seg : cpu::kDs) << 15;
+    if (op.index < cpu::kNumGprs) info |= op.index << 18; else info |= 1u << 22;
+    if (op.base < cpu::kNumGprs) info |= op.base << 23; else info |= 1u << 27;
+  }
+  if (reg_operand < 3 && op.kind[reg_operand] == OpKind::kReg) info |= (op.reg[reg_operand] & 0xfu) << 28;
+  return info;
+}
+
+void VmxUnit::vmxon(const DecodedOp& op) {
+  Core& c = m_core;
+  if (op.kind[0] != OpKind::kMem || !c.protected_mode() || !(c.s.cr4 & cpu::cr4::kVmxe) ||
+      c.v86_mode() || (c.long_mode() && !c.in_64bit_mode()))
+    c.raise_ud();
+  if (c.vmx_nonroot()) exit_for_instruction(kExitVmxon, static_cast<uint64_t>(op.disp), instruction_info(op, 0, 3));
+  if (!m_vmxon) {
+    if (c.cpl() > 0) c.raise_gp0();
+    if (!cr0_valid_in_vmx(c.s.cr0) || !cr4_valid_in_vmx(c.s.cr4)) c.raise_gp0();
+    const uint64_t fc = c.s.feature_control;
+    if (!(fc & feature_control::kLock) || !(fc & feature_control::kVmxOutsideSmx)) c.raise_gp0();
+    const uint64_t addr = read_operand_addr(op);
+    if (!valid_phys_addr(addr)) return vm_fail_invalid();
+    const uint32_t rev = static_cast<uint32_t>(phys_read(addr, 4));
+    if (rev != VmxCaps::kRevision) return vm_fail_invalid();
+    m_vmxon = true;
+    m_vmxon_ptr = addr;
+    m_current = kInvalidPtr;
+    return vm_succeed();
+  }
+  if (c.cpl() > 0) c.raise_gp0();
+  vm_fail(kErrVmxonInRoot);
+}
+
+void VmxUnit::vmxoff(const DecodedOp& op) {
+  Core& c = m_core;
+  if (!vmx_mode_ok()) c.raise_ud();
+  if (c.vmx_nonroot()) exit_for_instruction(kExitVmxoff);
+  if (c.cpl() > 0) c.raise_gp0();
+  flush_current();
+  m_vmxon = false;
+  m_vmxon_ptr = kInvalidPtr;
+  m_current = kInvalidPtr;
+  vm_succeed();
+}
+
+void VmxUnit::vmclear(const DecodedOp& op) {
+  Core& c = m_core;
+  if (!vmx_mode_ok() || op.kind[0] != OpKind::kMem) c.raise_ud();
+  if (c.vmx_nonroot()) exit_for_instruction(kExitVmclear, static_cast<uint64_t>(op.disp), instruction_info(op, 0, 3));
+  if (c.cpl() > 0) c.raise_gp0();
+  const uint64_t addr = read_operand_addr(op);
+  if (!valid_phys_addr(addr)) return vm_fail(kErrVmclearInvalidAddr);
+  if (addr == m_vmxon_ptr) return vm_fail(kErrVmclearVmxonPtr);
+  c.add_cycles(m_costs.vmptrld_cycles);
+  if (addr == m_current) {
+    m_vmcs.launched = false;
+    flush_current();
+    m_current = kInvalidPtr;
+  } else {
+    // Every other VMCS's data is already in its region (the cache holds only the current one).
+    phys_write(addr + region::kLaunchStateOffset, 4, 0);
+  }
+  vm_succeed();
+}
+
+void VmxUnit::vmptrld(const DecodedOp& op) {
+  Core& c = m_core;
+  if (!vmx_mode_ok() || op.kind[0] != OpKind::kMem) c.raise_ud();
+  if (c.vmx_nonroot()) exit_for_instruction(kExitVmptrld, static_cast<uint64_t>(op.disp), instruction_info(op, 0, 3));
+  if (c.cpl() > 0) c.raise_gp0();
+  const uint64_t addr = read_operand_addr(op);
+  if (!valid_phys_addr(addr)) return vm_fail(kErrVmptrldInvalidAddr);
+  if (addr == m_vmxon_ptr) return vm_fail(kErrVmptrldVmxonPtr);
+  const uint32_t rev = static_cast<uint32_t>(phys_read(addr, 4));
+  // Bit 31 marks a shadow VMCS: only with VMCS shadowing, which vmxsim does not advertise yet.
+  if (rev != VmxCaps::kRevision) return vm_fail(kErrVmptrldBadRevision);
+  load_vmcs(addr);
+  vm_succeed();
+}
+
+void VmxUnit::vmptrst(const DecodedOp& op) {
+  Core& c = m_core;
+  if (!vmx_mode_ok() || op.kind[0] != OpKind::kMem) c.raise_ud();
+  if (c.vmx_nonroot()) exit_for_instruction(kExitVmptrst, static_cast<uint64_t>(op.disp), instruction_info(op, 0, 3));
+  if (c.cpl() > 0) c.raise_gp0();
+  c.write<8>(c.linear(op, 8, true), m_current);
+  vm_succeed();
+}
+
+void VmxUnit::vmread(const DecodedOp& op) {
+  Core& c = m_core;
+  if (!vmx_mode_ok()) c.raise_ud();
+  if (c.vmx_nonroot()) exit_for_instruction(kExitVmread, static_cast<uint64_t>(op.disp), instruction_info(op, 0, 1));
+  if (c.cpl() > 0) c.raise_gp0();
+  if (!current_vmcs_valid()) return vm_fail_invalid();
+  const unsigned size = c.in_64bit_mode() ? 8 : 4;
+  const uint64_t enc = c.reg_sized(op.reg[1], size);
+  VmcsField f;
+  bool high;
+  if (!lookup_field(enc, f, high)) return vm_fail(kErrUnsupportedField);
+  uint64_t v = m_vmcs.get(f);
+  if (high) v >>= 32;
+  if (size == 4) v &= 0xffffffff;
+  if (op.kind[0] == OpKind::kReg)
+    c.set_reg_sized(op.reg[0], size, v);
+  else
+    c.write_sized(c.linear(op, size, true), size, v);
+  c.add_cycles(m_costs.vmread_cycles);
+  vm_succeed();
+}
+
+void VmxUnit::vmwrite(const DecodedOp& op) {
+  Core& c = m_core;
+  if (!vmx_mode_ok()) c.raise_ud();
+  if (c.vmx_nonroot()) exit_for_instruction(kExitVmwrite, static_cast<uint64_t>(op.disp), instruction_info(op, 1, 0));
+  if (c.cpl() > 0) c.raise_gp0();
+  if (!current_vmcs_valid()) return vm_fail_invalid();
+  const unsigned size = c.in_64bit_mode() ? 8 : 4;
+  const uint64_t enc = c.reg_sized(op.reg[0], size);
+  VmcsField f;
+  bool high;
+  if (!lookup_field(enc, f, high)) return vm_fail(kErrUnsupportedField);
+  // IA32_VMX_MISC[29]: VMWRITE may write the VM-exit information fields too.
+  if (field_info(f).type == FieldType::kReadOnly && !(m_caps.misc & (1ull << 29)))
+    return vm_fail(kErrVmwriteReadOnly);
+  const uint64_t v = op.kind[1] == OpKind::kReg ? c.reg_sized(op.reg[1], size)
+                                                : c.read_sized(c.linear(op, size, false), size);
+  if (high)
+    m_vmcs.set(f, (m_vmcs.get(f) & 0xffffffffull) | ((v & 0xffffffffull) << 32));
+  else
+    m_vmcs.set(f, v);  // outside 64-bit mode the upper half of a 64-bit field is cleared
+  c.add_cycles(m_costs.vmread_cycles);
+  vm_succeed();
+}
+
+void VmxUnit::vmcall(const DecodedOp& op) {
+  Core& c = m_core;
+  if (!m_vmxon) c.raise_ud();
+  if (c.vmx_nonroot()) exit_for_instruction(kExitVmcall);
+  if (c.v86_mode() || (c.long_mode() && !c.in_64bit_mode())) c.raise_ud();
+  if (c.cpl() > 0) c.raise_gp0();
+  // No dual-monitor treatment of SMIs and SMM: VMCALL in VMX root operation fails.
+  vm_fail(kErrVmcallInRoot);
+}
+
+void VmxUnit::invept(const DecodedOp& op) {
+  Core& c = m_core;
+  if (!vmx_mode_ok() || !(m_caps.procbased2 >> 32 & proc2::kEnableEpt) || op.kind[1] != OpKind::kMem)
+    c.raise_ud();
+  if (c.vmx_nonroot()) exit_for_instruction(kExitInvept, static_cast<uint64_t>(op.disp), instruction_info(op, 1, 0));
+  if (c.cpl() > 0) c.raise_gp0();
+  const unsigned size = c.in_64bit_mode() ? 8 : 4;
+  const uint64_t type = c.reg_sized(op.reg[0], size);
+  const uint64_t lin = c.linear(op, 16, false);
+  const uint64_t eptp = c.read<8>(lin);
+  c.read<8>(lin + 8);  // the reserved half must be readable too
+  const bool single = type == 1 && (m_caps.ept_vpid & (1ull << 25));
+  const bool all = type == 2 && (m_caps.ept_vpid & (1ull << 26));
+  if (!single && !all) return vm_fail(kErrInvalidInvOperand);
+  (void)eptp;
+  // Guest-physical and combined mappings live only in the core's TLB, which holds one context
+  // at a time; dropping every mapping is a correct superset of both INVEPT types.
+  c.flush_tlb(true);
+  vm_succeed();
+}
+
+void VmxUnit::invvpid(const DecodedOp& op) {
+  Core& c = m_core;
+  if (!vmx_mode_ok() || !(m_caps.procbased2 >> 32 & proc2::kEnableVpid) || op.kind[1] != OpKind::kMem)
+    c.raise_ud();
+  if (c.vmx_nonroot()) exit_for_instruction(kExitInvvpid, static_cast<uint64_t>(op.disp), instruction_info(op, 1, 0));
+  if (c.cpl() > 0) c.raise_gp0();
+  const unsigned size = c.in_64bit_mode() ? 8 : 4;
+  const uint64_t type = c.reg_sized(op.reg[0], size);
+  const uint64_t lin = c.linear(op, 16, false);
+  const uint64_t lo = c.read<8>(lin);
+  const uint64_t addr = c.read<8>(lin + 8);
+  if (type > 3 || !(m_caps.ept_vpid & (1ull << (40 + type)))) return vm_fail(kErrInvalidInvOperand);
+  if (lo >> 16) return vm_fail(kErrInvalidInvOperand);  // descriptor bits 63:16 reserved
+  const uint16_t vpid = static_cast<uint16_t>(lo);
+  if (type != 2 && vpid == 0) return vm_fail(kErrInvalidInvOperand);
+  if (type == 0 && static_cast<uint64_t>(static_cast<int64_t>(addr << 16) >> 16) != addr)
+    return vm_fail(kErrInvalidInvOperand);
+  c.flush_tlb(true);
+  vm_succeed();
+}
+
+namespace {
+
+template <void (VmxUnit::*F)(const DecodedOp&)>
+void call(Core& c, const DecodedOp& op) {
+  (c.vmx().*F)(op);
+}
+void vmlaunch(Core& c, const DecodedOp& op) { c.vmx().vmlaunch_vmresume(op, true); }
+void vmresume(Core& c, const DecodedOp& op) { c.vmx().vmlaunch_vmresume(op, false); }
+void vmx_absent(Core& c, const DecodedOp&) { c.raise_ud(); }
+
+template <cpu::ExecFn F>
+cpu::ExecFn sel(const DecodedOp&) { return F; }
+
+}  // namespace
+
+}  // namespace vmxsim::vmx
+
+namespace vmxsim::cpu {
+
+// VMX instructions: #UD on a processor without VMX (Core::has_vmx is false), else the VMX unit.
+void register_vmx(IsaTable& t) {
+  using namespace vmx;
+  const char* g = "vmx";
+  constexpr uint16_t kAttrs = attr::kEndsBlock | attr::kMayExitVmx;
+  constexpr TimingClass kT = TimingClass::kSerializing;
+  t.add(ZYDIS_MNEMONIC_VMXON, &sel<&call<&VmxUnit::vmxon>>, kT, kAttrs, g);
+  t.add(ZYDIS_MNEMONIC_VMXOFF, &sel<&call<&VmxUnit::vmxoff>>, kT, kAttrs, g);
+  t.add(ZYDIS_MNEMONIC_VMCLEAR, &sel<&call<&VmxUnit::vmclear>>, kT, kAttrs, g);
+  t.add(ZYDIS_MNEMONIC_VMPTRLD, &sel<&call<&VmxUnit::vmptrld>>, kT, kAttrs, g);
+  t.add(ZYDIS_MNEMONIC_VMPTRST, &sel<&call<&VmxUnit::vmptrst>>, kT, kAttrs, g);
+  t.add(ZYDIS_MNEMONIC_VMREAD, &sel<&call<&VmxUnit::vmread>>, TimingClass::kSystem, kAttrs, g);
+  t.add(ZYDIS_MNEMONIC_VMWRITE, &sel<&call<&VmxUnit::vmwrite>>, TimingClass::kSystem, kAttrs, g);
+  t.add(ZYDIS_MNEMONIC_VMLAUNCH, &sel<&vmlaunch>, kT, kAttrs, g);
+  t.add(ZYDIS_MNEMONIC_VMRESUME, &sel<&vmresume>, kT, kAttrs, g);
+  t.add(ZYDIS_MNEMONIC_VMCALL, &sel<&call<&VmxUnit::vmcall>>, kT, kAttrs, g);
+  t.add(ZYDIS_MNEMONIC_INVEPT, &sel<&call<&VmxUnit::invept>>, kT, kAttrs, g);
+  t.add(ZYDIS_MNEMONIC_INVVPID, &sel<&call<&VmxUnit::invvpid>>, kT, kAttrs, g);
+  (void)&vmx_absent;
+}
+
+}  // namespace vmxsim::cpu

@@ -1,0 +1,194 @@
+// The VMX unit of one logical processor (ARCHITECTURE §5): VMX operation, the current VMCS and
+// its processor-side cache, VM entry with the SDM's checks, VM exits as values, and the
+// non-root behaviour the execution controls ask for. The core's instruction handlers call in
+// here; the unit changes the core's architectural state through the core's own interfaces.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "cpu/cpu_state.h"
+#include "vmx_model/vmcs.h"
+#include "vmx_model/vmx_caps.h"
+#include "vmx_model/vmx_costs.h"
+#include "vmx_model/vmx_defs.h"
+
+namespace vmxsim {
+class StatRegistry;
+}
+namespace vmxsim::cpu {
+class Core;
+struct DecodedOp;
+struct GuestFault;
+}  // namespace vmxsim::cpu
+
+namespace vmxsim::vmx {
+
+// A VM exit as a value (SDM §28.2): what the exit-information fields receive.
+struct VmExit {
+  uint32_t reason = 0;                 // basic reason; bit 31 for VM-entry failures
+  uint64_t qualification = 0;
+  uint32_t intr_info = 0, intr_error = 0;
+  uint32_t instr_len = 0, instr_info = 0;
+  uint64_t guest_linear = 0, guest_physical = 0;
+  bool has_instr = false;              // instruction length (and info) are defined
+  bool has_linear = false, has_physical = false;
+};
+
+// Thrown out of an instruction handler after a VM entry or exit switched the core between the
+// host and the guest: the block loop stops executing the current block. `retired`: the
+// instruction completed (VMLAUNCH/VMRESUME entering the guest), rather than causing an exit.
+struct VmxTransition {
+  bool retired;
+};
+
+class VmxUnit {
+ public:
+  VmxUnit(cpu::Core& core, const VmxCaps& caps, const VmxCosts& costs);
+
+  const VmxCaps& caps() const { return m_caps; }
+  bool in_vmx_operation() const { return m_vmxon; }
+  bool current_vmcs_valid() const { return m_current != kInvalidPtr; }
+  const Vmcs& vmcs() const { return m_vmcs; }
+  void register_stats(StatRegistry& st, const std::string& prefix);
+  // INIT and power-on leave VMX operation state as SDM §24.8 describes (INIT is blocked in VMX
+  // root operation; the platform resets us only on power-on).
+  void reset();
+
+  // --- VMX instructions (vmx_instructions.cc) --------------------------------------------------
+  void vmxon(const cpu::DecodedOp& op);
+  void vmxoff(const cpu::DecodedOp& op);
+  void vmclear(const cpu::DecodedOp& op);
+  void vmptrld(const cpu::DecodedOp& op);
+  void vmptrst(const cpu::DecodedOp& op);
+  void vmread(const cpu::DecodedOp& op);
+  void vmwrite(const cpu::DecodedOp& op);
+  void vmlaunch_vmresume(const cpu::DecodedOp& op, bool launch);
+  void vmcall(const cpu::DecodedOp& op);
+  void invept(const cpu::DecodedOp& op);
+  void invvpid(const cpu::DecodedOp& op);
+
+  // --- non-root operation (vmx_nonroot.cc) -----------------------------------------------------
+  // Each returns normally when the instruction executes; otherwise it performs the VM exit and
+  // throws VmxTransition.
+  [[noreturn]] void exit_for_instruction(uint32_t reason, uint64_t qualification = 0,
+                                         uint32_t instr_info = 0);
+  void on_hlt();
+  void on_invlpg(uint64_t lin);
+  void on_rdtsc(bool rdtscp);
+  void on_rdpmc();
+  void on_pause();
+  void on_mwait();
+  void on_monitor();
+  void on_wbinvd();
+  void on_rdrand(bool seed);
+  void on_invpcid();
+  void on_desc_table(bool gdtr_idtr, unsigned instr_id, const cpu::DecodedOp& op);
+  void on_msr_access(uint32_t msr, bool write);  // RDMSR/WRMSR
+  // I/O: `string`/`rep` for INS/OUTS, `imm` when the port came from an immediate.
+  void on_io(uint16_t port, unsigned size, bool in, bool string, bool rep, bool imm,
+             const cpu::DecodedOp& op);
+  // MOV to CR0/CR3/CR4/CR8 and CLTS/LMSW: may exit; returns the value to load (CR0/CR4 with
+  // the bits the guest/host mask protects kept from the current value).
+  uint64_t on_mov_to_cr(unsigned cr, uint64_t value, unsigned gpr);
+  // MOV from CR: may exit; returns the value the guest sees (read shadows for CR0/CR4).
+  uint64_t on_mov_from_cr(unsigned cr, unsigned gpr);
+  uint64_t guest_visible_cr0(uint64_t cr0) const;
+  uint64_t guest_visible_cr4(uint64_t cr4) const;
+  void on_clts();
+  uint64_t on_lmsw(uint16_t value, bool mem, uint64_t lin);
+  void on_mov_dr(unsigned dr, bool to_dr, unsigned gpr);
+  // TSC as the guest sees it (TSC offsetting).
+  uint64_t guest_tsc(uint64_t host_tsc) const;
+  // CR0/CR4 fixed bits in VMX operation (MOV to CR0/CR4 and VM entry): #GP when violated.
+  bool cr0_valid_in_vmx(uint64_t cr0) const;
+  bool cr4_valid_in_vmx(uint64_t cr4) const;
+
+  // --- events in non-root operation (vmx_events.cc) ------------------------------------------
+  // A fault or exception reached delivery: VM exit if the exception bitmap says so (then true).
+  bool exception_exits(uint8_t vector, bool has_error, uint32_t error, uint64_t cr2,
+                       bool software, uint32_t type);
+  // Block-boundary checks: MTF, preemption timer, NMI/interrupt windows, NMIs and external
+  // interrupts (true: a VM exit happened or an event was delivered; the caller re-evaluates).
+  bool check_pending_events();
+  // The triple fault / shutdown of a guest becomes exit reason 2.
+  void on_triple_fault();
+  // While the core delivers an event through the guest IDT (IDT-vectoring information).
+  void begin_delivery(uint8_t vector, uint32_t type, bool has_error, uint32_t error);
+  void end_delivery() { m_vectoring_info = 0; }
+  // The cycle at which the VMX-preemption timer fires (~0 when not armed), for the run loop
+  // and for waking a halted guest.
+  uint64_t preemption_deadline() const { return m_preempt_deadline; }
+
+  // --- VM exits (vm_exit.cc) ------------------------------------------------------------------
+  void vm_exit(const VmExit& e);
+
+ private:
+  static constexpr uint64_t kInvalidPtr = ~0ull;
+
+  // vmx_instructions.cc helpers
+  bool vmx_mode_ok() const;      // not #UD for VMX instructions other than VMXON
+  void vm_succeed();
+  void vm_fail(uint32_t error);  // VMfailInvalid without a current VMCS, else VMfailValid
+  void vm_fail_invalid();
+  bool valid_phys_addr(uint64_t a) const;
+  uint64_t read_operand_addr(const cpu::DecodedOp& op);  // the m64 operand
+  void load_vmcs(uint64_t addr);
+  void flush_current();  // write the cached VMCS back to its region
+  void write_back(const Vmcs& v, uint64_t addr);
+  void read_region(Vmcs& v, uint64_t addr);
+  uint32_t instruction_info(const cpu::DecodedOp& op, unsigned reg1_operand, unsigned reg2_operand) const;
+
+  // vm_entry.cc
+  bool check_controls(std::string& why);
+  bool check_host_state(std::string& why);
+  bool check_guest_state(std::string& why, uint64_t& qualification);
+  void load_guest_state();
+  bool load_msr_list(uint64_t addr, uint32_t count, uint32_t& failed_index);
+  void inject_event();
+  void arm_preemption_timer();
+  void fail_entry(uint32_t reason, uint64_t qualification, const std::string& why);
+
+  // vm_exit.cc
+  void save_guest_state(const VmExit& e);
+  void load_host_state();
+  void store_msr_list(uint64_t addr, uint32_t count);
+  void vmx_abort(uint32_t indicator);
+
+  uint64_t phys_read(uint64_t paddr, unsigned size);
+  // A read of guest-physical memory through EPT when it is on (ept.cc).
+  uint64_t guest_phys_read(uint64_t gpa, unsigned size);
+  void phys_write(uint64_t paddr, unsigned size, uint64_t v);
+  bool ctl_pin(uint32_t b) const { return m_vmcs.get32(VmcsField::PIN_BASED_VM_EXEC_CONTROL) & b; }
+  bool ctl_proc(uint32_t b) const { return m_vmcs.get32(VmcsField::CPU_BASED_VM_EXEC_CONTROL) & b; }
+  bool ctl_proc2(uint32_t b) const {
+    return ctl_proc(proc::kActivateSecondary) && (m_vmcs.get32(VmcsField::SECONDARY_VM_EXEC_CONTROL) & b);
+  }
+  bool ctl_exit(uint32_t b) const { return m_vmcs.get32(VmcsField::VM_EXIT_CONTROLS) & b; }
+  bool ctl_entry(uint32_t b) const { return m_vmcs.get32(VmcsField::VM_ENTRY_CONTROLS) & b; }
+  uint64_t tsc_to_cycles(uint64_t tsc_ticks) const;
+
+  cpu::Core& m_core;
+  VmxCaps m_caps;
+  VmxCosts m_costs;
+  bool m_vmxon = false;
+  uint64_t m_vmxon_ptr = kInvalidPtr;
+  uint64_t m_current = kInvalidPtr;
+  Vmcs m_vmcs;
+  // Non-root bookkeeping.
+  uint64_t m_preempt_deadline = ~0ull;  // core cycle of the preemption-timer expiry
+  uint64_t m_preempt_deadline_tsc = 0;  // the same in (unadjusted) TSC ticks
+  bool m_mtf_pending = false;
+  bool m_virtual_nmi_blocked = false;
+  uint32_t m_vectoring_info = 0, m_vectoring_error = 0;
+  uint64_t m_entry_cycle = 0;  // core cycle of the last VM entry (for time in non-root)
+
+ public:
+  // Statistics.
+  uint64_t m_exits[kNumExitReasons] = {};
+  uint64_t m_entries = 0, m_entry_failures = 0, m_vmfails = 0;
+  uint64_t m_cycles_nonroot = 0, m_cycles_transitions = 0;
+  std::string m_last_entry_failure;  // name of the check that failed last (traces, tests)
+};
+
+}  // namespace vmxsim::vmx
