@@ -22,7 +22,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-ops="cpuid vmcall wrmsr rdmsr rdmsr_passthrough io_out io_in hlt ept_mmio extint
+ops="cpuid vmcall wrmsr rdmsr rdmsr_passthrough io_out io_in hlt hlt_timer ept_mmio extint
      preemption_timer cr3_load invlpg rdtsc self_ipi self_ipi_posted"
 no_exit_ops=" rdmsr_passthrough self_ipi_posted "
 

@@ -39,6 +39,7 @@ enum op_id {
     OP_IO_OUT,
     OP_IO_IN,
     OP_HLT,
+    OP_HLT_TIMER,
     OP_EPT_MMIO,
     OP_EXTINT,
     OP_PREEMPT,
@@ -56,6 +57,7 @@ struct op_desc {
     int exit_reason;     /* the exit being counted */
     bool expect_exits;   /* false: the operation must not exit (count 0) */
     bool expect_events;  /* the guest counts delivered interrupts too */
+    int second_reason;   /* another exit expected once per operation, or -1 */
 };
 extern const struct op_desc ops[OP_COUNT];
 
@@ -64,6 +66,7 @@ struct op_result {
     char note[96];           /* skip reason or failure explanation */
     uint64_t cycles, samples; /* guest TSC cycles over `samples` round trips */
     uint64_t exits;           /* exits with the op's reason during the phase */
+    uint64_t second_exits;    /* exits with the op's second reason */
     uint64_t other_exits;     /* exits with other reasons (hypercalls excluded) */
     unsigned other_reason;    /* the last such reason */
     uint64_t guest_events;    /* interrupts the guest's handlers counted */
@@ -91,6 +94,7 @@ struct guest_config {
     uint64_t pi_desc;          /* posted-interrupt descriptor */
     uint64_t spin_limit;       /* loop bound when waiting for an event */
     uint64_t cr0_shadow;       /* what a guest CR0 read must return */
+    uint32_t timer_count;      /* APIC timer initial count (divide 1) */
 };
 extern struct guest_config guest_cfg;
 
@@ -158,6 +162,7 @@ void phase_start(unsigned op);
 void phase_end(struct vcpu *v, unsigned op);
 extern int current_op; /* -1 outside a phase */
 extern uint64_t phase_total, phase_hypercalls; /* exits and control hypercalls in the phase */
+extern uint64_t phase_second;                  /* exits of the op's second reason */
 extern unsigned phase_other_reason;
 /* Called on the op's own asynchronous exits (timer, preemption timer). */
 void phase_async_exit(unsigned op);

@@ -121,13 +121,18 @@ static int handle_vmcall(struct vcpu *v)
 }
 
 /* HLT: a halted vCPU with an interrupt ready wakes at once. The host makes
- * one ready by injecting VEC_HLT_WAKE and completes the HLT. */
+ * one ready by injecting VEC_HLT_WAKE and completes the HLT. In the
+ * hlt_timer phase it instead resumes the guest in the HLT activity state
+ * (SDM 25.4.2), to be woken by its APIC timer's external-interrupt exit. */
 static int handle_hlt(void)
 {
     advance_rip();
     if (!(vmread(GUEST_RFLAGS) & RFLAGS_IF))
         return fatal(EXIT_REASON_HLT, "HLT with RFLAGS.IF=0 would never wake");
-    inject_ext_intr(VEC_HLT_WAKE);
+    if (current_op == OP_HLT_TIMER)
+        vmwrite(GUEST_ACTIVITY_STATE, 1);
+    else
+        inject_ext_intr(VEC_HLT_WAKE);
     return RESUME;
 }
 
@@ -356,6 +361,8 @@ int vmx_exit_handler(struct vcpu *v)
         phase_total++;
         if ((int)basic == ops[current_op].exit_reason)
             phase_exits++;
+        else if ((int)basic == ops[current_op].second_reason)
+            phase_second++;
         else if (basic != EXIT_REASON_VMCALL)
             phase_other_reason = basic;
     }

@@ -5,39 +5,40 @@
 #include "exitbench.h"
 
 const struct op_desc ops[OP_COUNT] = {
-    [OP_CPUID] = {"cpuid", "CPUID leaf 0", EXIT_REASON_CPUID, true, false},
-    [OP_VMCALL] = {"vmcall", "VMCALL (no-op hypercall)", EXIT_REASON_VMCALL, true, false},
-    [OP_WRMSR] = {"wrmsr", "WRMSR, MSR bitmap traps it", EXIT_REASON_MSR_WRITE, true, false},
-    [OP_RDMSR] = {"rdmsr", "RDMSR, MSR bitmap traps it", EXIT_REASON_MSR_READ, true, false},
+    [OP_CPUID] = {"cpuid", "CPUID leaf 0", EXIT_REASON_CPUID, true, false, -1},
+    [OP_VMCALL] = {"vmcall", "VMCALL (no-op hypercall)", EXIT_REASON_VMCALL, true, false, -1},
+    [OP_WRMSR] = {"wrmsr", "WRMSR, MSR bitmap traps it", EXIT_REASON_MSR_WRITE, true, false, -1},
+    [OP_RDMSR] = {"rdmsr", "RDMSR, MSR bitmap traps it", EXIT_REASON_MSR_READ, true, false, -1},
     [OP_RDMSR_PASS] = {"rdmsr_passthrough", "RDMSR passed through (no exit)",
-                       EXIT_REASON_MSR_READ, false, false},
-    [OP_IO_OUT] = {"io_out", "OUT to a trapped port", EXIT_REASON_IO_INSTRUCTION, true, false},
-    [OP_IO_IN] = {"io_in", "IN from a trapped port", EXIT_REASON_IO_INSTRUCTION, true, false},
-    [OP_HLT] = {"hlt", "HLT, woken by an injected interrupt", EXIT_REASON_HLT, true, true},
+                       EXIT_REASON_MSR_READ, false, false, -1},
+    [OP_IO_OUT] = {"io_out", "OUT to a trapped port", EXIT_REASON_IO_INSTRUCTION, true, false, -1},
+    [OP_IO_IN] = {"io_in", "IN from a trapped port", EXIT_REASON_IO_INSTRUCTION, true, false, -1},
+    [OP_HLT] = {"hlt", "HLT, woken by an injected interrupt", EXIT_REASON_HLT, true, true, -1},
+    [OP_HLT_TIMER] = {"hlt_timer", "HLT in HLT activity state, timer wake", EXIT_REASON_HLT,
+                      true, true, EXIT_REASON_EXTERNAL_INTERRUPT},
     [OP_EPT_MMIO] = {"ept_mmio", "MMIO load emulated on EPT violation",
-                     EXIT_REASON_EPT_VIOLATION, true, false},
+                     EXIT_REASON_EPT_VIOLATION, true, false, -1},
     [OP_EXTINT] = {"extint", "external interrupt (APIC timer)", EXIT_REASON_EXTERNAL_INTERRUPT,
-                   true, false},
+                   true, false, -1},
     [OP_PREEMPT] = {"preemption_timer", "VMX-preemption timer expiry",
-                    EXIT_REASON_PREEMPTION_TIMER, true, false},
-    [OP_CR3] = {"cr3_load", "MOV to CR3 (CR3-load exiting)", EXIT_REASON_CR_ACCESS, true, false},
-    [OP_INVLPG] = {"invlpg", "INVLPG (INVLPG exiting)", EXIT_REASON_INVLPG, true, false},
-    [OP_RDTSC] = {"rdtsc", "RDTSC (RDTSC exiting)", EXIT_REASON_RDTSC, true, false},
+                    EXIT_REASON_PREEMPTION_TIMER, true, false, -1},
+    [OP_CR3] = {"cr3_load", "MOV to CR3 (CR3-load exiting)", EXIT_REASON_CR_ACCESS, true, false, -1},
+    [OP_INVLPG] = {"invlpg", "INVLPG (INVLPG exiting)", EXIT_REASON_INVLPG, true, false, -1},
+    [OP_RDTSC] = {"rdtsc", "RDTSC (RDTSC exiting)", EXIT_REASON_RDTSC, true, false, -1},
     [OP_IPI] = {"self_ipi", "self-IPI, exit + re-injection", EXIT_REASON_EXTERNAL_INTERRUPT, true,
-                true},
+                true, -1},
     [OP_IPI_POSTED] = {"self_ipi_posted", "self-IPI as posted interrupt",
-                       EXIT_REASON_EXTERNAL_INTERRUPT, false, true},
+                       EXIT_REASON_EXTERNAL_INTERRUPT, false, true, -1},
 };
 
 struct op_result results[OP_COUNT];
 struct guest_config guest_cfg;
 volatile uint64_t phase_exits;
 volatile uint64_t guest_irq_count;
-uint64_t phase_total, phase_hypercalls;
+uint64_t phase_total, phase_hypercalls, phase_second;
 unsigned phase_other_reason;
 int current_op = -1;
 
-static uint32_t timer_count;     /* APIC timer initial count, divide by 1 */
 static uint64_t preempt_value;   /* VMX-preemption timer value */
 
 static int skip(unsigned op, const char **why, const char *reason)
@@ -83,6 +84,7 @@ int phase_begin(unsigned op, const char **why)
     phase_exits = 0;
     phase_total = 0;
     phase_hypercalls = 0;
+    phase_second = 0;
     phase_other_reason = 0;
     guest_irq_count = 0;
     uint32_t pin = hv.pin, cpu = hv.cpu, cpu2 = hv.cpu2;
@@ -100,6 +102,13 @@ int phase_begin(unsigned op, const char **why)
     case OP_HLT:
         if (!vmx_allowed(&c->cpu, CPU_HLT_EXITING))
             return skip(op, why, "HLT exiting not advertised");
+        break;
+    case OP_HLT_TIMER:
+        /* SDM A.6: IA32_VMX_MISC bit 6 advertises the HLT activity state. */
+        if (!vmx_allowed(&c->cpu, CPU_HLT_EXITING) || !vmx_allowed(&c->pin, PIN_EXT_INTR_EXITING))
+            return skip(op, why, "HLT exiting or external-interrupt exiting not advertised");
+        if (!(c->misc & (1u << 6)))
+            return skip(op, why, "HLT activity state not advertised (IA32_VMX_MISC bit 6)");
         break;
     case OP_EPT_MMIO:
         if (!hv.ept)
@@ -160,8 +169,7 @@ void phase_start(unsigned op)
     if ((int)op != current_op)
         return;
     if (op == OP_EXTINT) {
-        timer_count = (uint32_t)cmdline_get("timer_count", 2000);
-        apic_timer_oneshot(VEC_TIMER, timer_count, 1);
+        apic_timer_oneshot(VEC_TIMER, guest_cfg.timer_count, 1);
     } else if (op == OP_PREEMPT) {
         /* The timer counts down once every 2^shift TSC cycles (SDM 26.5.1). */
         uint64_t cycles = cmdline_get("preempt_cycles", 20000);
@@ -187,8 +195,15 @@ void phase_ext_intr(uint8_t vector)
 {
     switch (vector) {
     case VEC_TIMER:
-        if (current_op == OP_EXTINT && phase_exits < guest_cfg.iters)
-            apic_write(APIC_TMICT, timer_count);
+        if (current_op == OP_EXTINT && phase_exits < guest_cfg.iters) {
+            apic_write(APIC_TMICT, guest_cfg.timer_count);
+        } else if (current_op == OP_HLT_TIMER) {
+            /* The guest's timer: wake it from the HLT activity state with
+             * the interrupt (SDM 27.6.x: an injected event leaves the
+             * processor active), as a hypervisor wakes a halted vCPU. */
+            vmwrite(GUEST_ACTIVITY_STATE, 0);
+            inject_ext_intr(VEC_HLT_WAKE);
+        }
         break;
     case VEC_IPI:
         inject_ext_intr(VEC_IPI);
@@ -219,9 +234,10 @@ void phase_end(struct vcpu *v, unsigned op)
     r->guest_events = v->gpr[R_RSI];
     r->status = v->gpr[R_RDI];
     r->exits = phase_exits;
-    r->other_exits = phase_total - phase_exits - phase_hypercalls;
+    r->second_exits = phase_second;
+    r->other_exits = phase_total - phase_exits - phase_second - phase_hypercalls;
     r->other_reason = phase_other_reason;
-    if (op == OP_EXTINT)
+    if (op == OP_EXTINT || op == OP_HLT_TIMER)
         apic_timer_stop();
     vmcs_write_controls(hv.pin, hv.cpu, hv.cpu2);
     current_op = -1;
