@@ -5,17 +5,22 @@
 # `RESULT exit.<op>.count=` equal to the expected exit count (iters, or 0 for
 # RDMSR pass-through and posted interrupts) and a PASS line; no FAIL line;
 # VMXON, VMLAUNCH and the whole guest run passed; exit status 1 (success).
-#   exitbench.sh VMXSIM KERNEL [--iters N] [--allow-skip op,op] [-- vmxsim args...]
+#   exitbench.sh VMXSIM KERNEL [--iters N] [--guest "words"] [--allow-skip op,op]
+#                [-- vmxsim args...]
+# --guest adds words to the kernel command line (e.g. "no_ack no_vpid").
 # --allow-skip names operations that may report SKIP (features the CPU
-# profile does not advertise) instead of results.
+# profile does not advertise) instead of results; an advertised feature that
+# does not work is a FAIL either way.
 set -u
 vmxsim=$1 kernel=$2
 shift 2
 iters=20
+guest=""
 allow_skip=""
 while [ $# -gt 0 ]; do
   case $1 in
     --iters) iters=$2; shift 2 ;;
+    --guest) guest=$2; shift 2 ;;
     --allow-skip) allow_skip=",$2,"; shift 2 ;;
     --) shift; break ;;
     *) echo "exitbench.sh: unknown option $1" >&2; exit 2 ;;
@@ -28,7 +33,7 @@ no_exit_ops=" rdmsr_passthrough self_ipi_posted "
 
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
-"$vmxsim" -kernel "$kernel" -append "iters=$iters" "$@" >"$out" 2>&1
+"$vmxsim" -kernel "$kernel" -append "iters=$iters $guest" "$@" >"$out" 2>&1
 status=$?
 cat "$out"
 
