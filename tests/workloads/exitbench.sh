@@ -45,6 +45,9 @@ grep -q "^FAIL" "$out" && err "FAIL lines in the output"
 for p in "PASS: vmxon" "PASS: vmlaunch" "PASS: guest ran to completion"; do
   grep -q "^$p" "$out" || err "missing '$p'"
 done
+case " $guest " in
+  *" break="*) grep -q "^PASS: break=" "$out" || err "no PASS line for the spoiled VM entry" ;;
+esac
 for op in $ops; do
   if grep -q "^SKIP: exit\.$op " "$out"; then
     case $allow_skip in

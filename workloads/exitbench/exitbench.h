@@ -150,6 +150,9 @@ void ept_flush(void);
 /* exits.c */
 int vmx_exit_handler(struct vcpu *v);
 extern bool hv_fatal;        /* a fatal exit stopped the guest */
+extern bool expect_failure;  /* a broken VMCS on purpose: failures are not FAILs */
+extern bool entry_is_launch; /* the pending VM entry is a VMLAUNCH */
+extern uint32_t last_exit_reason;
 extern uint64_t exit_counts[EXIT_REASON_MAX];
 void advance_rip(void);
 uint64_t get_gpr(struct vcpu *v, unsigned r);

@@ -3,6 +3,9 @@
 #include "exitbench.h"
 
 bool hv_fatal;
+bool expect_failure;
+bool entry_is_launch;
+uint32_t last_exit_reason;
 uint64_t exit_counts[EXIT_REASON_MAX];
 
 enum { RESUME = 0, STOP = 1 };
@@ -50,7 +53,8 @@ static void print_guest_context(void)
 
 static int fatal(uint32_t reason, const char *why)
 {
-    printf("FAIL: exitbench: VM exit reason %u (%s)%s: %s\n", reason & 0xffff,
+    printf("%s: VM exit reason %u (%s)%s: %s\n",
+           expect_failure ? "exitbench (expected)" : "FAIL: exitbench", reason & 0xffff,
            vmx_exit_reason_name(reason), (reason & EXIT_REASON_FAILED_ENTRY) ? " [VM-entry failure]" : "",
            why);
     print_guest_context();
@@ -352,8 +356,15 @@ static int handle_exception(void)
 int vmx_exit_handler(struct vcpu *v)
 {
     uint32_t reason = (uint32_t)vmread(VM_EXIT_REASON);
-    if (reason & EXIT_REASON_FAILED_ENTRY)
+    last_exit_reason = reason;
+    if (reason & EXIT_REASON_FAILED_ENTRY) {
+        /* The VMCS becomes "launched" only when VMLAUNCH's entry succeeds
+         * (SDM Vol. 2 VMLAUNCH pseudocode; Vol. 3C 27.8). */
+        if (entry_is_launch)
+            v->launched = 0;
         return fatal(reason, "VM entry failed while loading guest state (SDM 27.8)");
+    }
+    entry_is_launch = false;
     unsigned basic = reason & 0xffff;
     if (basic < EXIT_REASON_MAX)
         exit_counts[basic]++;

@@ -8,7 +8,8 @@
  * for the external-interrupt test), preempt_cycles=N (VMX-preemption timer
  * period in TSC cycles), spin_limit=N (guest wait bound), and no_ack,
  * no_io_bitmap, no_msr_bitmap, no_ept, ept_4k, no_ept_ad, no_vpid to use
- * the fallback a processor without that feature gets. */
+ * the fallback a processor without that feature gets; break=control|host|guest
+ * makes VM entry fail on purpose. */
 #include "exitbench.h"
 
 static void report_vmx_unavailable(const char *why)
@@ -35,7 +36,8 @@ static const char *enter_failure_name(int r)
 
 static void print_entry_failure(int r)
 {
-    printf("FAIL: exitbench: %s", enter_failure_name(r));
+    printf("%s: %s", expect_failure ? "exitbench (expected)" : "FAIL: exitbench",
+           enter_failure_name(r));
     if (r == 2 || r == 4) {
         uint64_t err = vmread(VM_INSTRUCTION_ERROR);
         printf(", VM-instruction error %lu (%s)", err, vmx_instruction_error_name((unsigned)err));
@@ -140,6 +142,74 @@ static void print_table(uint64_t iters)
     printf("\n");
 }
 
+/* break=control|host|guest spoils one VMCS field on purpose: the first VM
+ * entry must then fail as the SDM says (VMfailValid with VM-instruction error
+ * 7 or 8, SDM 27.2; or a VM exit with reason 33 and bit 31 set after the
+ * guest-state checks, SDM 27.3 and 27.8, leaving the VMCS clear). The field
+ * is then repaired and the run goes on with a new VMLAUNCH. */
+struct breakage {
+    const char *name;
+    uint32_t field;
+    uint64_t good, bad;
+    int want_enter;          /* vmx_enter() result */
+    uint32_t want_error;     /* VM-instruction error, or the exit reason */
+};
+
+static bool break_vmcs_on_request(struct breakage *b)
+{
+    char what[16];
+    if (!cmdline_get_str("break", what, sizeof(what)))
+        return false;
+    b->name = "";
+    if (!strcmp(what, "control")) {
+        /* Pin-based controls 0: the allowed-0 (default-1) bits are cleared. */
+        *b = (struct breakage){"control: pin-based controls 0", PIN_BASED_VM_EXEC_CONTROL,
+                               vmread(PIN_BASED_VM_EXEC_CONTROL), 0, 2, 7};
+    } else if (!strcmp(what, "host")) {
+        *b = (struct breakage){"host: HOST_CR4 without VMXE", HOST_CR4, vmread(HOST_CR4),
+                               vmread(HOST_CR4) & ~CR4_VMXE, 2, 8};
+    } else if (!strcmp(what, "guest")) {
+        *b = (struct breakage){"guest: GUEST_CR4 without VMXE", GUEST_CR4, vmread(GUEST_CR4),
+                               vmread(GUEST_CR4) & ~CR4_VMXE, 0,
+                               EXIT_REASON_FAILED_ENTRY | EXIT_REASON_INVALID_GUEST_STATE};
+    } else {
+        printf("exitbench: unknown break=%s (control, host or guest)\n", what);
+        return false;
+    }
+    printf("exitbench: break=%s\n", b->name);
+    vmwrite(b->field, b->bad);
+    return true;
+}
+
+/* Runs the spoiled entry, checks how it failed, repairs the field. */
+static void run_broken_entry(struct vcpu *v, const struct breakage *b)
+{
+    expect_failure = true;
+    entry_is_launch = true;
+    int r = vmx_enter(v);
+    if (r != 0)
+        print_entry_failure(r);
+    bool ok;
+    if (b->want_enter == 2) {
+        uint64_t err = vmread(VM_INSTRUCTION_ERROR);
+        ok = r == 2 && err == b->want_error;
+        if (!ok)
+            printf("exitbench: wanted VMLAUNCH VMfailValid with error %u, got result %d (%s), "
+                   "error %lu\n", b->want_error, r, r ? enter_failure_name(r) : "an exit", err);
+    } else {
+        ok = r == 0 && last_exit_reason == b->want_error && !v->launched;
+        if (!ok)
+            printf("exitbench: wanted exit reason %#x with the VMCS left clear, got result %d, "
+                   "exit reason %#x, launched %lu\n", b->want_error, r, last_exit_reason,
+                   v->launched);
+    }
+    reportf(ok, "break=%s: VM entry fails as the SDM says", b->name);
+    vmwrite(b->field, b->good);
+    expect_failure = false;
+    hv_fatal = false;
+    v->launched = 0; /* a failed VM entry leaves the VMCS clear: VMLAUNCH again */
+}
+
 int main(const struct multiboot_info *mbi)
 {
     (void)mbi;
@@ -187,10 +257,14 @@ int main(const struct multiboot_info *mbi)
         return summary();
 
     static struct vcpu vcpu;
+    struct breakage brk;
+    if (break_vmcs_on_request(&brk))
+        run_broken_entry(&vcpu, &brk);
+    entry_is_launch = true;
     int r = vmx_enter(&vcpu);
     if (r != 0)
         print_entry_failure(r);
-    report("vmlaunch", vcpu.launched);
+    report("vmlaunch", vcpu.launched && !(last_exit_reason & EXIT_REASON_FAILED_ENTRY));
     report("guest ran to completion", r == 0 && !hv_fatal);
 
     print_table(iters);

@@ -55,7 +55,7 @@ pid=$!
 # There is no debug-exit device: stop once the summary has been written.
 i=0
 while [ $i -lt "$timeout" ] && kill -0 $pid 2>/dev/null; do
-  grep -q "^SUMMARY" "$dir/serial.txt" 2>/dev/null && break
+  grep -q "^SUMMARY: .*skipped" "$dir/serial.txt" 2>/dev/null && break
   sleep 1
   i=$((i + 1))
 done
