@@ -28,7 +28,7 @@ enum guest_check {
 void report_guest_check(unsigned id, bool ok, uint64_t value);
 
 /* Guest status codes passed with HC_END. */
-enum guest_status { GS_OK = 0, GS_TIMEOUT = 1, GS_BAD_VALUE = 2 };
+enum guest_status { GS_OK = 0, GS_TIMEOUT = 1, GS_BAD_VALUE = 2, GS_TIMER_TOO_SHORT = 3 };
 
 enum op_id {
     OP_CPUID,

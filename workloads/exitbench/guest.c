@@ -121,6 +121,12 @@ static void loop_hlt_timer(struct measurement *m, uint64_t n)
         period += gtsc() - t0;
     }
     period /= probes;
+    /* The timer must not expire before HLT: its interrupt would then be
+     * injected first and nothing would wake the HLT. */
+    if (period < 1000) {
+        m->status = GS_TIMER_TOO_SHORT;
+        return;
+    }
     uint64_t total = 0;
     for (uint64_t i = 0; i < n; i++) {
         uint64_t before = guest_irq_count;

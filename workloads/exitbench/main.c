@@ -74,7 +74,13 @@ static uint64_t expected_count(unsigned op, uint64_t iters)
 
 static const char *status_text(uint64_t s)
 {
-    return s == GS_OK ? "ok" : s == GS_TIMEOUT ? "guest timed out waiting" : "wrong value read";
+    switch (s) {
+    case GS_OK: return "ok";
+    case GS_TIMEOUT: return "guest timed out waiting";
+    case GS_BAD_VALUE: return "wrong value read";
+    case GS_TIMER_TOO_SHORT: return "timer period under 1000 TSC cycles: raise timer_count";
+    default: return "?";
+    }
 }
 
 /* Decides PASS/FAIL for one op, prints its RESULT lines and the verdict. */
