@@ -4,7 +4,9 @@
 # average (zero allowed only for the operations that must not exit), a
 # `RESULT exit.<op>.count=` equal to the expected exit count (iters, or 0 for
 # RDMSR pass-through and posted interrupts) and a PASS line; no FAIL line;
-# VMXON, VMLAUNCH and the whole guest run passed; exit status 1 (success).
+# VMXON, VMLAUNCH and the whole guest run passed; exit status 1 (success); and
+# vmxsim's own statistics (--stats: system.cpu0.vmx.exits.<reason>) agree with
+# the exits the hypervisor counted by reason.
 #   exitbench.sh VMXSIM KERNEL [--iters N] [--guest "words"] [--allow-skip op,op]
 #                [-- vmxsim args...]
 # --guest adds words to the kernel command line (e.g. "no_ack no_vpid").
@@ -33,7 +35,7 @@ no_exit_ops=" rdmsr_passthrough self_ipi_posted "
 
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
-"$vmxsim" -kernel "$kernel" -append "iters=$iters $guest" "$@" >"$out" 2>&1
+"$vmxsim" -kernel "$kernel" -append "iters=$iters $guest" --stats "$@" >"$out" 2>&1
 status=$?
 cat "$out"
 
@@ -71,5 +73,24 @@ for op in $ops; do
   fi
   grep -q "^PASS: exit\.$op " "$out" || err "no PASS line for exit.$op"
 done
+# The hypervisor's count by exit reason against vmxsim's statistics.
+declare -A stat_name=([1]=external_interrupt [10]=cpuid [12]=hlt [14]=invlpg [16]=rdtsc
+                      [18]=vmcall [28]=cr_access [30]=io_instruction [31]=rdmsr [32]=wrmsr
+                      [48]=ept_violation [52]=preemption_timer)
+by_reason=$(sed -n 's/^exitbench: exits by reason://p' "$out")
+[ -n "$by_reason" ] || err "no 'exits by reason' line"
+while read -r reason count; do
+  name=${stat_name[$reason]:-}
+  if [ -z "$name" ]; then
+    err "exit reason $reason has no statistics name here"
+    continue
+  fi
+  sim=$(awk -v k="system.cpu0.vmx.exits.$name" '$1 == k { print $2 }' "$out")
+  if [ -z "$sim" ]; then
+    err "vmxsim statistic system.cpu0.vmx.exits.$name missing"
+  elif [ "${sim%.*}" -ne "$count" ]; then
+    err "vmxsim counted $sim exits of reason $reason ($name), the hypervisor $count"
+  fi
+done < <(echo "$by_reason" | grep -o "[0-9][0-9]*([^)]*)=[0-9][0-9]*" | sed 's/(.*)=/ /')
 [ "$errors" -eq 0 ] || { echo "exitbench.sh: $errors problem(s)" >&2; exit 1; }
 echo "exitbench.sh: all operations measured, counts match"
