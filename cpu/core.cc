@@ -215,6 +215,10 @@ uint64_t Core::next_internal_event() const {
   return m_vmx_nonroot ? m_vmx->preemption_deadline() : ~0ull;
 }
 
+bool Core::interrupt_wakes_halt() const {
+  return (m_rflags_other & rflags::kIf) || (m_vmx_nonroot && m_vmx->external_interrupts_exit());
+}
+
 uint64_t Core::tsc() const {
   // The TSC runs at tsc_hz while the core runs at core_hz; both derive from simulated cycles.
   const unsigned __int128 t =
@@ -375,12 +379,15 @@ StopReason Core::run(Cycles until) {
         ++m_blocks_executed;
         // An interrupt shadow (STI, MOV SS), RFLAGS.TF or RF, or an armed instruction breakpoint:
         // the debug path (instruction granularity where needed, cpu/debug.cc).
+        // A guest under the monitor trap flag also runs one instruction at a time.
         const bool step = m_rflags_other & (rflags::kTf | rflags::kRf);
-        if (VMXSIM_LIKELY(!m_interrupt_shadow && !step && !m_bp_exec_mask)) {
+        const bool mtf = VMXSIM_UNLIKELY(m_vmx_nonroot) && m_vmx->mtf_enabled();
+        if (VMXSIM_LIKELY(!m_interrupt_shadow && !step && !m_bp_exec_mask && !mtf)) {
           execute_block(*b, ~0u);
           if (VMXSIM_UNLIKELY(m_step_rule != StepRule::kNormal)) after_single_step(false);
         } else {
           execute_debug(*b);
+          if (mtf && m_vmx_nonroot) m_vmx->after_guest_instruction();
         }
       } catch (const GuestFault& f) {
         retire_partial_block(false);

@@ -332,6 +332,9 @@ class Core {
   uint64_t cr4_supported() const;
   // The next cycle at which the core itself has an event (VMX-preemption timer), or ~0.
   uint64_t next_internal_event() const;
+  // Whether a maskable interrupt can end a HLT now: RFLAGS.IF, or a guest whose external
+  // interrupts cause VM exits.
+  bool interrupt_wakes_halt() const;
 
  private:
   struct Listener;
@@ -364,6 +367,7 @@ class Core {
   // `set_rf`: the frame's RFLAGS.RF is set (every fault but the instruction-breakpoint #DB).
   void handle_fault(const GuestFault& f, bool set_rf = true);
   bool deliverable_interrupt();
+  void unblock_nmi_on_iret();
 
   CpuEnv& m_env;
   CodeMap& m_code_map;

@@ -139,7 +139,8 @@ void Core::execute_debug(const Block& b) {
   // inhibits debug exceptions) nor while RF is set.
   if (m_bp_exec_mask && !rf && !m_movss_shadow) {
     const uint64_t lin = (m_seg_base[kCs] + s.rip) & m_lin_mask;
-    if (!tf && !shadow_before && !exec_breakpoint_in(lin, b.phys_end - b.phys)) {
+    const bool mtf = m_vmx_nonroot && m_vmx->mtf_enabled();
+    if (!tf && !shadow_before && !mtf && !exec_breakpoint_in(lin, b.phys_end - b.phys)) {
       execute_block(b, ~0u);
       if (VMXSIM_UNLIKELY(m_step_rule != StepRule::kNormal)) after_single_step(false);
       return;

@@ -296,7 +296,7 @@ void Core::iret(unsigned opsize) {
     set_segment(kCs, sg);
     set_rflags((keep & ~mask) | (fl & mask));
     set_next_rip(ip & (w == 4 ? 0xffffffffull : 0xffffull));
-    m_nmi_blocked = false;
+    unblock_nmi_on_iret();
     m_attention = true;
     return;
   }
@@ -331,7 +331,7 @@ void Core::iret(unsigned opsize) {
     load_segment(kGs, gs);
     s.gpr[kRsp] = esp & 0xffffffff;
     set_next_rip(new_rip & 0xffff);
-    m_nmi_blocked = false;
+    unblock_nmi_on_iret();
     m_attention = true;
     return;
   }
@@ -413,8 +413,14 @@ void Core::iret(unsigned opsize) {
   uint64_t rip = new_rip;
   if (!in_64bit_mode()) rip &= (w == 2) ? 0xffff : 0xffffffff;
   set_next_rip(rip);
-  m_nmi_blocked = false;
+  unblock_nmi_on_iret();
   m_attention = true;
+}
+
+// IRET ends NMI blocking; in a guest with virtual NMIs it ends virtual-NMI blocking instead.
+void Core::unblock_nmi_on_iret() {
+  if (VMXSIM_UNLIKELY(m_vmx_nonroot) && m_vmx->on_iret()) return;
+  m_nmi_blocked = false;
 }
 
 bool Core::deliverable_interrupt() {
@@ -507,6 +513,12 @@ void Core::after_single_step(bool tf_before) {
   if (rule == StepRule::kAfterIfTf) trap = m_rflags_other & rflags::kTf;
   if (trap) m_pending_db |= dr6::kBs;
   if (!m_pending_db || m_movss_shadow) return;
+  // Under the monitor trap flag the MTF VM exit comes first and saves the trap as a pending
+  // debug exception (SDM §26.7.2).
+  if (VMXSIM_UNLIKELY(m_vmx_nonroot) && m_vmx->mtf_enabled()) {
+    m_attention = true;
+    return;
+  }
   if (m_activity != ActivityState::kActive) {
     m_attention = true;
     return;

@@ -22,6 +22,8 @@ void VmxUnit::reset() {
   m_vectoring_info = 0;
 }
 
+void VmxUnit::request_attention() { m_core.m_attention = true; }
+
 void VmxUnit::begin_delivery(uint8_t vector, uint32_t type, bool has_error, uint32_t error) {
   m_vectoring_info = vector | (type << intr::kTypeShift) | (has_error ? intr::kDeliverErrorCode : 0) | intr::kValid;
   m_vectoring_error = error;

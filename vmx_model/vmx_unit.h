@@ -116,6 +116,20 @@ class VmxUnit {
   // While the core delivers an event through the guest IDT (IDT-vectoring information).
   void begin_delivery(uint8_t vector, uint32_t type, bool has_error, uint32_t error);
   void end_delivery() { m_vectoring_info = 0; }
+  // IRET in a guest: true when it cleared virtual-NMI blocking (then NMI blocking is untouched).
+  bool on_iret() {
+    if (!ctl_pin(pin::kVirtualNmis)) return false;
+    m_virtual_nmi_blocked = false;
+    request_attention();
+    return true;
+  }
+  bool external_interrupts_exit() const { return ctl_pin(pin::kExtIntExiting); }
+  // Monitor trap flag: the guest runs one instruction at a time and exits after each.
+  bool mtf_enabled() const { return ctl_proc(proc::kMonitorTrapFlag); }
+  void after_guest_instruction() {
+    m_mtf_pending = true;
+    request_attention();
+  }
   // The cycle at which the VMX-preemption timer fires (~0 when not armed), for the run loop
   // and for waking a halted guest.
   uint64_t preemption_deadline() const { return m_preempt_deadline; }
@@ -155,6 +169,7 @@ class VmxUnit {
   void store_msr_list(uint64_t addr, uint32_t count);
   void vmx_abort(uint32_t indicator);
 
+  void request_attention();
   uint64_t phys_read(uint64_t paddr, unsigned size);
   // A read of guest-physical memory through EPT when it is on (ept.cc).
   uint64_t guest_phys_read(uint64_t gpa, unsigned size);

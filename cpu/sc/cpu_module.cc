@@ -76,7 +76,10 @@ void CpuModule::run_thread() {
       case StopReason::kWaitForSipi: {
         // Sleep until the next local timer event or until something wakes us.
         wait(local_time_offset());
-        const bool dormant = r == StopReason::kWaitForSipi || !(core.rflags() & rflags::kIf);
+        // Dormant: nothing but INIT/SIPI or an NMI can wake the core (a guest's preemption timer
+        // and external-interrupt exiting keep it awake).
+        const bool dormant = r == StopReason::kWaitForSipi ||
+                             (!core.interrupt_wakes_halt() && core.next_internal_event() == ~0ull);
         if (dormant && m_on_dormant) m_on_dormant(true);
         uint64_t next = m_apic && r == StopReason::kHalted ? m_apic->next_event_cycles() : ~0ull;
         // A halted guest also wakes for its VMX-preemption timer.
