@@ -107,7 +107,10 @@ Cycles schedule_block(std::vector<DecodedOp>& ops, const uint16_t* latency, cons
           addr_from_load = addr_from_load || from_load[r];
         }
     }
-    for (unsigned i = 0; i < op.nops && i < 3; ++i) {
+    // XOR/SUB of a register with itself (the zeroing idiom) depends on nothing.
+    const bool zero_idiom = (op.mnemonic == ZYDIS_MNEMONIC_XOR || op.mnemonic == ZYDIS_MNEMONIC_SUB) &&
+                            op.nops == 2 && gpr_of(op, 0) >= 0 && gpr_of(op, 0) == gpr_of(op, 1);
+    for (unsigned i = 0; i < op.nops && i < 3 && !zero_idiom; ++i) {
       const int g = gpr_of(op, i);
       if (g >= 0 && (i > 0 || !pure_write(op))) srcs[nsrc++] = g;
     }

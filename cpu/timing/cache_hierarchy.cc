@@ -24,6 +24,21 @@ CacheHierarchy::CacheHierarchy(const TimingParams& p) {
     m_latency[l] = c.latency;
   }
   m_memory_latency = p.memory_latency;
+  m_streams.assign(p.prefetch_streams, ~0ull);
+}
+
+// Whether `line` continues a tracked miss stream (and advances it); otherwise starts a stream.
+bool CacheHierarchy::prefetched(uint64_t line) {
+  if (m_streams.empty()) return false;
+  for (uint64_t& next : m_streams) {
+    if (next == line) {
+      next = line + 1;
+      return true;
+    }
+  }
+  m_streams[m_stream_victim] = line + 1;
+  m_stream_victim = (m_stream_victim + 1) % m_streams.size();
+  return false;
 }
 
 Cycles CacheHierarchy::access_from(Level first, uint64_t line) {
@@ -33,6 +48,15 @@ Cycles CacheHierarchy::access_from(Level first, uint64_t line) {
       return m_latency[first];
     }
     ++m_stats[first].misses;
+  }
+  // A line the streamer fetched ahead is in the L2 by now (instruction fetch has its own
+  // next-line logic, not modelled: code misses are rare in the loops that matter here).
+  if (first == kL1d && prefetched(line)) {
+    ++m_prefetch_hits;
+    m_tags[kL2].access(line);
+    m_tags[kLlc].access(line);
+    m_tags[first].insert(line);
+    return m_latency[kL2];
   }
   Cycles lat = m_memory_latency;
   bool served = false;

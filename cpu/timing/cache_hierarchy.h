@@ -3,10 +3,12 @@
 // level by level, fills every level it missed on the way back (mostly-inclusive, as Intel client
 // parts and AMD's L2 behave), and returns the load-to-use latency of the level that served it.
 // Stores allocate like loads (write-allocate); whether their latency is exposed is the caller's
-// decision (the store buffer usually hides it).
+// decision (the store buffer usually hides it). A stream prefetcher (the L2 streamer of Intel
+// and AMD cores) serves a data miss from the L2 when it continues a recent sequential miss stream.
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "cpu/cpu_state.h"
 #include "cpu/timing/lru_tags.h"
@@ -52,9 +54,12 @@ class CacheHierarchy {
   CacheLevelStats& stats(Level l) { return m_stats[l]; }
   uint64_t memory_accesses() const { return m_memory_accesses; }
   const uint64_t* memory_accesses_ptr() const { return &m_memory_accesses; }
+  uint64_t prefetch_hits() const { return m_prefetch_hits; }
+  const uint64_t* prefetch_hits_ptr() const { return &m_prefetch_hits; }
 
  private:
   Cycles access_from(Level first, uint64_t line);
+  bool prefetched(uint64_t line);
 
   LruTags m_tags[kLevels];
   Cycles m_latency[kLevels] = {};
@@ -64,6 +69,9 @@ class CacheHierarchy {
   uint64_t m_last_fetch_line = ~0ull;
   CacheLevelStats m_stats[kLevels];
   uint64_t m_memory_accesses = 0;
+  std::vector<uint64_t> m_streams;  // next expected miss line of each tracked stream
+  unsigned m_stream_victim = 0;     // round-robin replacement
+  uint64_t m_prefetch_hits = 0;
 };
 
 }  // namespace vmxsim::cpu::timing

@@ -47,6 +47,8 @@ TimingParams declare_timing_params(Config& cfg) {
   p.llc = cache(cfg, "llc", "last-level cache", 8 << 20, 16, 42);
   p.memory_latency = u32(cfg, "system.cpu.memory_latency", 250, "cycles",
                          "load-to-use latency of an access that misses every cache level", 0, 100000);
+  p.prefetch_streams = u32(cfg, "system.cpu.prefetch_streams", 16, "streams",
+                           "sequential miss streams the L2 stream prefetcher tracks (0: no prefetcher)", 0, 1024);
   p.itlb_4k = tlb(cfg, "itlb", "L1 instruction TLB (4 KiB pages)", 128, 8);
   p.itlb_2m = tlb(cfg, "itlb_2m", "L1 instruction TLB (2 MiB pages)", 8, 0);
   p.dtlb_4k = tlb(cfg, "dtlb", "L1 data TLB (4 KiB pages)", 64, 4);

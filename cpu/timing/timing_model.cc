@@ -44,6 +44,8 @@ void TimingModel::register_stats(StatRegistry& st, const std::string& prefix,
   }
   st.add_counter(p + ".memory_accesses", "accesses", "accesses that missed every cache level",
                  m_caches.memory_accesses_ptr());
+  st.add_counter(p + ".prefetch_hits", "accesses", "L1D misses served from the L2 by the stream prefetcher",
+                 m_caches.prefetch_hits_ptr());
 
   const TlbStats& t = m_tlb.stats();
   level("itlb", &t.l1i_hits, &t.l1i_misses, "first-level instruction TLB");

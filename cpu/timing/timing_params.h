@@ -27,6 +27,9 @@ struct TimingParams {
 
   CacheParams l1i, l1d, l2, llc;
   uint32_t memory_latency = 200;  // cycles for an access that misses every level
+  // Stream prefetcher: a data miss to the line after a recent miss (one of this many tracked
+  // streams) finds the line already fetched into the L2. 0: no prefetcher.
+  uint32_t prefetch_streams = 16;
 
   TlbParams itlb_4k, itlb_2m;           // first-level instruction TLBs
   TlbParams dtlb_4k, dtlb_2m, dtlb_1g;  // first-level data TLBs

@@ -29,6 +29,7 @@ CoreParams timed_params() {
   t.l2 = {256 << 10, 8, 64, 12};
   t.llc = {2 << 20, 16, 64, 40};
   t.memory_latency = 200;
+  t.prefetch_streams = 0;
   t.itlb_4k = {16, 0};
   t.itlb_2m = {8, 0};
   t.dtlb_4k = {16, 0};

@@ -19,6 +19,7 @@ TimingParams small_params() {
   p.l2 = {16384, 4, 64, 12};
   p.llc = {65536, 8, 64, 40};
   p.memory_latency = 200;
+  p.prefetch_streams = 0;  // every miss pays its level (CacheHierarchy.StreamPrefetcher turns it on)
   p.dtlb_4k = {4, 0};
   p.dtlb_2m = {2, 0};
   p.itlb_4k = {4, 0};
@@ -71,6 +72,18 @@ TEST(CacheHierarchy, LatencyOfTheLevelThatServesTheLine) {
   // Instruction fetch has its own L1 but shares L2 and LLC.
   EXPECT_EQ(c.access_fetch(0x1000), 12u);
   EXPECT_EQ(c.access_fetch(0x1000), 3u);
+}
+
+TEST(CacheHierarchy, StreamPrefetcherServesSequentialMissesFromL2) {
+  TimingParams p = small_params();
+  p.prefetch_streams = 2;
+  CacheHierarchy c(p);
+  EXPECT_EQ(c.access_data(0x10000), 200u);  // starts a stream
+  EXPECT_EQ(c.access_data(0x10040), 12u);   // continues it: already in the L2
+  EXPECT_EQ(c.access_data(0x10080), 12u);
+  EXPECT_EQ(c.access_data(0x90000), 200u);  // a random miss starts another stream
+  EXPECT_EQ(c.access_data(0x100c0), 12u);   // the first stream is still tracked
+  EXPECT_EQ(c.prefetch_hits(), 3u);
 }
 
 // Page tables as a map lin page -> refs, for the TLB model.
