@@ -10,6 +10,7 @@
 #include "platform/loader/multiboot_loader.h"
 #include "sim/cpu_profiles.h"
 #include "sim/simulation.h"
+#include "sim/sweep_cli.h"
 
 namespace po = boost::program_options;
 using namespace vmxsim;
@@ -20,12 +21,6 @@ using namespace vmxsim;
 
 namespace {
 
-// QEMU's -m takes MiB without a suffix.
-std::string memory_size_to_bytes(const std::string& s) {
-  if (!s.empty() && std::isdigit(static_cast<unsigned char>(s.back()))) return s + "M";
-  return s;
-}
-
 int usage_error(const std::string& msg) {
   std::cerr << "vmxsim: error: " << msg << "\n(try 'vmxsim --help')\n";
   return exit_status::kUsage;
@@ -34,6 +29,9 @@ int usage_error(const std::string& msg) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // `vmxsim sweep ...` is a subcommand with options of its own (sim/sweep_cli.h).
+  if (argc > 1 && std::string(argv[1]) == "sweep") return sweep_main(argc, argv);
+
   po::options_description opts("vmxsim options");
   // clang-format off
   opts.add_options()
@@ -81,18 +79,8 @@ int main(int argc, char** argv) {
     return 0;
   }
 
-  RunOptions ro;
+  RunOptions ro = run_options_from(vm);
   ro.kernel = vm.count("kernel") ? vm["kernel"].as<std::string>() : VMXSIM_DEFAULT_KERNEL;
-  ro.append = vm["append"].as<std::string>();
-  ro.initrd = vm["initrd"].as<std::string>();
-  ro.cpu_profile = vm["cpu"].as<std::string>();
-  if (vm.count("config")) ro.config_files = vm["config"].as<std::vector<std::string>>();
-  if (vm.count("smp")) ro.sets.push_back("system.cpus=" + vm["smp"].as<std::string>());
-  if (vm.count("m")) ro.sets.push_back("system.memory_size=" + memory_size_to_bytes(vm["m"].as<std::string>()));
-  if (vm.count("max-insns")) ro.sets.push_back("system.max_instructions=" + vm["max-insns"].as<std::string>());
-  if (vm.count("max-cycles")) ro.sets.push_back("system.max_cycles=" + vm["max-cycles"].as<std::string>());
-  if (vm.count("set"))
-    for (const std::string& s : vm["set"].as<std::vector<std::string>>()) ro.sets.push_back(s);
   if (vm.count("serial")) ro.serial_file = vm["serial"].as<std::string>();
   ro.serial_out = &std::cout;
 

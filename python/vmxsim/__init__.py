@@ -4,18 +4,32 @@
     r = vmxsim.run("build/workloads/hello.elf", smp=2, config={"system.cpu.latency.div": 40})
     r.exit_status, r.results["hello"], r.stats["system.cpu0.instructions"]
 
-Each run gets a fresh SystemC context, so many runs work in one process. An unknown parameter
-raises KeyError, a bad value ValueError, a missing or malformed kernel vmxsim.KernelError.
+Each run gets a fresh SystemC context, so many runs work in one process (one at a time: the
+SystemC kernel is process-wide, so runs from several threads are serialized). An unknown
+parameter raises KeyError, a bad value ValueError, a missing or malformed kernel
+vmxsim.KernelError.
+
+Design sweeps run each point in a worker process and return a pandas DataFrame:
+
+    df = vmxsim.sweep("build/workloads/loop.elf", grid={"system.cpu.latency.alu": [1, 2, 4]},
+                      jobs=2)
+
+`vmxsim.plot` (matplotlib) is imported on first use. See docs/python.md.
 """
 import re
+import threading
 
 from ._vmxsim import KernelError
 from . import _vmxsim
 
-__all__ = ["run", "parameters", "Result", "KernelError"]
+__all__ = ["run", "parameters", "sweep", "Result", "KernelError", "SweepError"]
 
 _RESULT_LINE = re.compile(r"^RESULT (.*)$", re.M)
-_PAIR = re.compile(r"(\w+)=(\S+)")
+# Keys may be dotted (exit.cpuid.cycles). sim/sweep_cli.cc parses with the same pattern.
+_PAIR = re.compile(r"([\w.]+)=(\S+)")
+# The SystemC kernel is process-wide and not thread-safe, and the simulation runs without the
+# GIL: one run at a time per process (a Dask worker with several threads relies on this).
+_RUN_LOCK = threading.Lock()
 
 
 def _parse_value(text):
@@ -76,11 +90,25 @@ def _sets(smp, memory, config, max_insns, max_cycles):
 def run(kernel, append="", smp=1, cpu="skylake", config=None, memory=None, initrd="",
         max_insns=None, max_cycles=None):
     """Runs `kernel` (a multiboot or ELF64 image) and returns a Result."""
-    raw = _vmxsim.run(str(kernel), append, initrd, cpu,
-                      _sets(smp, memory, config, max_insns, max_cycles))
+    sets = _sets(smp, memory, config, max_insns, max_cycles)
+    with _RUN_LOCK:
+        raw = _vmxsim.run(str(kernel), append, initrd, cpu, sets)
     return Result(raw)
 
 
 def parameters(cpu="skylake", config=None):
     """Every parameter of the default machine: name, type, unit, default, value, description."""
-    return _vmxsim.parameters(cpu, _sets(None, None, config, None, None))
+    sets = _sets(None, None, config, None, None)
+    with _RUN_LOCK:
+        return _vmxsim.parameters(cpu, sets)
+
+
+from ._sweep import sweep, SweepError  # noqa: E402  (needs run() above)
+
+
+def __getattr__(name):
+    # `vmxsim.plot` needs matplotlib; import it only when asked for, so `import vmxsim` does not.
+    if name == "plot":
+        import importlib
+        return importlib.import_module(".plot", __name__)
+    raise AttributeError("module 'vmxsim' has no attribute %r" % name)
