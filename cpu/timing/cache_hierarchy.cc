@@ -53,6 +53,7 @@ Cycles CacheHierarchy::access_from(Level first, uint64_t line) {
   // next-line logic, not modelled: code misses are rare in the loops that matter here).
   if (first == kL1d && prefetched(line)) {
     ++m_prefetch_hits;
+    ++m_stats[kL2].hits;
     m_tags[kL2].access(line);
     m_tags[kLlc].access(line);
     m_tags[first].insert(line);

@@ -66,6 +66,7 @@ void Core::execute_block_timed(const Block& b, unsigned max_ops) {
           charge(((line << sh) + base) & m_lin_mask, false);
       }
       m_cycles += bytes / kStringBytesPerCycle;
+      t.cpi().base += bytes / kStringBytesPerCycle;
     } else {
       op->fn(*this, *op);
     }

@@ -63,14 +63,15 @@ Cycles TlbModel::miss(Level1& l1, uint64_t lin, unsigned& shift) {
     shift = 63;
     return 0;
   }
-  const Cycles c = walk(lin, refs);
+  // Paging off: nothing to walk, the "translation" is free.
+  const Cycles c = refs.n ? walk(lin, refs) : 0;
   unsigned s = size_index(refs.page_shift);
   const uint64_t g = refs.global ? kMarker : 0;
   if (s < 2) m_stlb.insert(stlb_tag(lin, s) | g);
   if (!l1.by_size[s].present()) s = l1.by_size[1].present() && s == 2 ? 1 : 0;  // fragments
   l1.by_size[s].insert((lin >> kShifts[s]) | g);
   shift = kShifts[s];
-  return m_stlb_latency + c;
+  return refs.n ? m_stlb_latency + c : 0;
 }
 
 Cycles TlbModel::walk(uint64_t lin, WalkRefs& refs) {

@@ -84,6 +84,7 @@ TEST(CacheHierarchy, StreamPrefetcherServesSequentialMissesFromL2) {
   EXPECT_EQ(c.access_data(0x90000), 200u);  // a random miss starts another stream
   EXPECT_EQ(c.access_data(0x100c0), 12u);   // the first stream is still tracked
   EXPECT_EQ(c.prefetch_hits(), 3u);
+  EXPECT_EQ(c.stats(CacheHierarchy::kL2).hits, 3u);  // the streamer's lines count as L2 hits
 }
 
 // Page tables as a map lin page -> refs, for the TLB model.
