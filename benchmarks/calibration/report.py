@@ -118,6 +118,13 @@ def main():
     w(f"\n{within} of {within + len(off)} within ±25 %. Rows marked * are outside; why:\n")
     for name in off:
         w(f"- **{name}**: {WHY.get(name, 'not analysed yet')}.")
+    w("\n**Nested paging.** This host is a VM: every guest TLB miss is a 2-D walk on the "
+      "hardware. vmxsim's walk is a native one, so the random-page rows (tlb_8192p, the large "
+      "chases) come out short. A fixed `--set system.cpu.walk.latency=200` brings tlb_8192p to "
+      "the native value but makes the sequential memcpy_32m ~75 % slow (its walks are cheap on "
+      "the host: neighbouring PTEs and their host translations are cached), so the profile "
+      "keeps the bare-metal walk. Running a hypervisor workload on vmxsim's EPT is the faithful "
+      "way to see 2-D walk costs.\n")
     w("\n**Noise.** The host is a 2-vCPU VM on a shared EPYC; other builds and tenants run "
       "beside it. Rows that touch the L3 or DRAM (chase_4m and up, tlb_8192p) vary by up to 2x "
       "between runs; L1/L2/TLB-hit rows repeat to within 1 %.\n")
