@@ -34,6 +34,7 @@ void Core::write_cr0(uint64_t v) {
   }
   if (!(v & cr0::kPg)) s.efer &= ~efer::kLma;
   s.cr0 = v;
+  m_pdptes_loaded = false;
   if ((old ^ v) & (cr0::kPg | cr0::kPe | cr0::kWp | cr0::kCd)) {
     flush_tlb(true);
     mode_changed();
@@ -45,6 +46,7 @@ void Core::write_cr0(uint64_t v) {
 }
 
 void Core::write_cr3(uint64_t v) {
+  m_pdptes_loaded = false;  // PAE: the PDPTEs come from memory again
   const bool pcide = s.cr4 & cr4::kPcide;
   const bool no_flush = pcide && (v >> 63);
   if (pcide) v &= ~(1ull << 63);
@@ -63,6 +65,7 @@ void Core::write_cr4(uint64_t v) {
   if ((v & cr4::kPcide) && !(s.cr4 & cr4::kPcide) && (!long_mode() || (s.cr3 & 0xfff))) raise_gp0();
   const uint64_t old = s.cr4;
   s.cr4 = v;
+  m_pdptes_loaded = false;
   if ((old ^ v) & (cr4::kPge | cr4::kPae | cr4::kPse | cr4::kSmep | cr4::kSmap | cr4::kPcide))
     flush_tlb(true);
   mode_changed();

@@ -325,6 +325,8 @@ class Core {
   // VMX instruction raises #UD.
   vmx::VmxUnit& vmx() { return *m_vmx; }
   bool vmx_nonroot() const { return m_vmx_nonroot; }
+  // A guest runs with EPT: guest-physical addresses go through VmxUnit::ept_translate.
+  bool ept_active() const { return m_ept_active; }
   // The TSC as software reads it (RDTSC, RDTSCP, RDMSR IA32_TSC): with TSC offsetting in VMX
   // non-root operation.
   uint64_t tsc_for_software() const;
@@ -379,6 +381,11 @@ class Core {
   std::unique_ptr<timing::TimingModel> m_timing;     // nullptr: timing off
   std::unique_ptr<vmx::VmxUnit> m_vmx;
   bool m_vmx_nonroot = false;                        // in VMX non-root operation (a guest runs)
+  bool m_ept_active = false;                         // ... with EPT
+  // PAE PDPTEs a VM entry with EPT loaded from the VMCS (SDM §27.3.2.4); a guest MOV to CR0,
+  // CR3 or CR4 reloads them from guest memory (then the walk reads them, through EPT).
+  bool m_pdptes_loaded = false;
+  uint64_t m_pdpte[4] = {};
   unsigned m_init_count = 0;
 
   // Derived from the architectural state by mode_changed().

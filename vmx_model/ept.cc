@@ -1,10 +1,108 @@
-// Guest-physical memory seen through EPT (SDM Vol. 3C §29.3). Until the EPT walk lands, guest
-// physical equals host physical (vmxsim does not advertise EPT).
+// Extended page tables (SDM Vol. 3C §29.3): the guest-physical to host-physical walk with its
+// permissions, misconfigurations, accessed/dirty flags and the EPT-violation / misconfiguration
+// VM exits. The core calls ept_translate() for every guest-physical address it uses while a
+// guest runs with EPT: its own page-walk references, the final translation, and the paging-off
+// case of an unrestricted guest. Each EPT entry reference is charged through the timing model,
+// so a TLB miss in a guest costs the 2-D walk (up to 24 references).
 #include "cpu/core.h"
+#include "cpu/timing/timing_model.h"
 #include "vmx_model/vmx_unit.h"
 
 namespace vmxsim::vmx {
 
-uint64_t VmxUnit::guest_phys_read(uint64_t gpa, unsigned size) { return phys_read(gpa, size); }
+using F = VmcsField;
+
+namespace {
+constexpr uint64_t kR = 1, kW = 2, kX = 4;
+constexpr uint64_t kEptLarge = 1ull << 7, kEptA = 1ull << 8, kEptD = 1ull << 9;
+
+bool bad_memory_type(uint64_t e) {
+  const unsigned t = (e >> 3) & 7;
+  return t == 2 || t == 3 || t == 7;
+}
+}  // namespace
+
+[[noreturn]] void VmxUnit::ept_exit(uint32_t reason, uint64_t gpa, uint64_t qual, bool lin_valid, uint64_t lin) {
+  VmExit e;
+  e.reason = reason;
+  e.qualification = qual;
+  e.guest_physical = gpa;
+  e.has_physical = true;
+  if (lin_valid) {
+    e.guest_linear = lin;
+    e.has_linear = true;
+  }
+  vm_exit(e);
+  throw VmxTransition{false};
+}
+
+uint64_t VmxUnit::ept_translate(uint64_t gpa, unsigned access, bool paging_structure, bool lin_valid,
+                                uint64_t lin, unsigned* perms_out) {
+  cpu::Core& c = m_core;
+  const uint64_t eptp = m_vmcs.get(F::EPT_POINTER);
+  const unsigned maxphy = c.params().phys_addr_bits;
+  const uint64_t addr_mask = ((1ull << maxphy) - 1) & ~0xfffull;
+  const uint64_t rsvd_hi = ~((1ull << maxphy) - 1) & 0x000fffffffffffffull;
+  const bool ad = eptp & (1ull << 6);
+  // With accessed/dirty flags on, the processor's accesses to guest paging structures are
+  // writes for EPT (it may set their A/D bits; SDM §29.3.3.2).
+  if (paging_structure && ad) access |= kW;
+  cpu::timing::TimingModel* tm = c.timing_model();
+  uint64_t table = eptp & addr_mask;
+  uint64_t perm = kR | kW | kX;
+  uint64_t entry_addr[4];
+  uint64_t entry_val[4];
+  unsigned n = 0;
+  uint64_t hpa = 0;
+  auto violation = [&](uint64_t perms) {
+    uint64_t q = (access & 7) | ((perms & 7) << 3);
+    if (lin_valid) q |= (1u << 7) | (paging_structure ? 0 : (1u << 8));
+    ept_exit(kExitEptViolation, gpa, q, lin_valid, lin);
+  };
+  for (int level = 4; level >= 1; --level) {
+    const uint64_t addr = table + ((gpa >> (12 + 9 * (level - 1))) & 0x1ff) * 8;
+    const uint64_t e = phys_read(addr, 8);
+    if (tm) c.add_cycles(tm->charge_walk_ref(addr));
+    entry_addr[n] = addr;
+    entry_val[n] = e;
+    ++n;
+    if ((e & 7) == 0) violation(0);  // not present: no permissions to report
+    // Misconfigurations (SDM §29.3.3.1): write without read, reserved bits, bad memory types.
+    bool misconfig = (e & 3) == kW || (e & rsvd_hi);
+    const bool leaf = level == 1 || (level <= 3 && (e & kEptLarge));
+    if (level == 4) misconfig = misconfig || (e & 0xf8);
+    if (level == 3 && (e & kEptLarge)) misconfig = misconfig || !(m_caps.ept_vpid & (1ull << 17)) || (e & 0x3ffff000ull);
+    if (level == 2 && (e & kEptLarge)) misconfig = misconfig || (e & 0x1ff000ull);
+    if (!leaf && level < 4) misconfig = misconfig || (e & 0x78);
+    if (leaf) misconfig = misconfig || bad_memory_type(e);
+    if (misconfig) ept_exit(kExitEptMisconfig, gpa, 0, false, 0);
+    perm &= e & 7;
+    if (leaf) {
+      const uint64_t page_mask = (1ull << (12 + 9 * (level - 1))) - 1;
+      hpa = (e & addr_mask & ~page_mask) | (gpa & page_mask);
+      break;
+    }
+    table = e & addr_mask;
+  }
+  if ((access & perm) != (access & 7)) violation(perm);
+  if (perms_out) {
+    // What the core's fast TLB may cache for this page: writes only once the dirty flag is
+    // set (or A/D flags are off), so that the first write through it sets D here.
+    const bool dirty_ok = !ad || (access & kW) || (entry_val[n - 1] & kEptD);
+    *perms_out = static_cast<unsigned>(perm & (dirty_ok ? 7 : (kR | kX)));
+  }
+  if (ad) {
+    for (unsigned i = 0; i < n; ++i) {
+      const uint64_t want = kEptA | ((i == n - 1 && (access & kW)) ? kEptD : 0);
+      if ((entry_val[i] & want) != want) phys_write(entry_addr[i], 8, entry_val[i] | want);
+    }
+  }
+  return hpa;
+}
+
+uint64_t VmxUnit::guest_phys_read(uint64_t gpa, unsigned size) {
+  if (!m_core.ept_active()) return phys_read(gpa, size);
+  return phys_read(ept_translate(gpa, kR, false, false, 0, nullptr), size);
+}
 
 }  // namespace vmxsim::vmx

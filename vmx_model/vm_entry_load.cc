@@ -66,6 +66,12 @@ void VmxUnit::load_guest_state() {
   }
 
   c.m_vmx_nonroot = true;
+  c.m_ept_active = ctl_proc2(proc2::kEnableEpt);
+  c.m_pdptes_loaded = false;
+  if (c.m_ept_active && (c.s.cr0 & cr0::kPg) && (c.s.cr4 & cpu::cr4::kPae) && !(c.s.efer & efer::kLma)) {
+    for (unsigned i = 0; i < 4; ++i) c.m_pdpte[i] = v.get(static_cast<F>(static_cast<unsigned>(F::GUEST_PDPTE0) + i));
+    c.m_pdptes_loaded = true;
+  }
   // The CPL of a guest is SS.DPL (SDM §27.3.2.2).
   c.m_cpl = (c.s.seg[cpu::kSs].ar >> cpu::ar::kDplShift) & 3;
   if (!(c.s.cr0 & cr0::kPe)) c.m_cpl = 0;

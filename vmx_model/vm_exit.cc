@@ -70,7 +70,8 @@ void VmxUnit::save_guest_state(const VmExit& e) {
   if (ctl_proc2(proc2::kEnableEpt) && (c.s.cr0 & cr0::kPg) && (c.s.cr4 & cpu::cr4::kPae) &&
       !(c.s.efer & efer::kLma)) {
     for (unsigned i = 0; i < 4; ++i)
-      v.set(field_plus(F::GUEST_PDPTE0, i), guest_phys_read((c.s.cr3 & 0xffffffe0ull) + 8 * i, 8));
+      v.set(field_plus(F::GUEST_PDPTE0, i),
+            c.m_pdptes_loaded ? c.m_pdpte[i] : guest_phys_read((c.s.cr3 & 0xffffffe0ull) + 8 * i, 8));
   }
 }
 
@@ -157,6 +158,8 @@ void VmxUnit::load_host_state() {
   c.m_pending_db = 0;
   c.m_activity = cpu::ActivityState::kActive;
   c.m_vmx_nonroot = false;
+  c.m_ept_active = false;
+  c.m_pdptes_loaded = false;
   c.m_cpl = 0;
   c.mode_changed();
   c.debug_regs_changed();

@@ -19,9 +19,8 @@ constexpr uint32_t kEntryDefault1 = 0x000011ff;
 constexpr uint32_t kEntryTrueDefault1 = 0x000011fb;  // load debug controls may be 0
 }  // namespace
 
-// EPT (and unrestricted guest, which needs it) are advertised once the EPT walk is in
-// (vmx_model/ept.cc); until then a hypervisor sees a processor without them.
-constexpr bool kEptImplemented = false;
+// EPT (and unrestricted guest, which needs it): the walk is vmx_model/ept.cc.
+constexpr bool kEptImplemented = true;
 
 VmxCaps make_vmx_caps(const cpu::CpuFeatures& f, uint64_t cr4_supported, unsigned phys_addr_bits) {
   VmxCaps c;

@@ -134,6 +134,15 @@ class VmxUnit {
   // and for waking a halted guest.
   uint64_t preemption_deadline() const { return m_preempt_deadline; }
 
+  // --- EPT (ept.cc) ---------------------------------------------------------------------------
+  // Guest-physical -> host-physical for an access (bits: 1 read, 2 write, 4 execute); EPT
+  // violations and misconfigurations exit (throwing VmxTransition). `paging_structure`: the
+  // access is the processor's own read of a guest paging-structure entry for `lin`.
+  // `perms_out` (optional) receives the permissions the core's TLB may cache for the page.
+  uint64_t ept_translate(uint64_t gpa, unsigned access, bool paging_structure, bool lin_valid,
+                         uint64_t lin, unsigned* perms_out = nullptr);
+  bool ept_enabled() const { return ctl_proc2(proc2::kEnableEpt); }
+
   // --- VM exits (vm_exit.cc) ------------------------------------------------------------------
   void vm_exit(const VmExit& e);
 
@@ -168,6 +177,7 @@ class VmxUnit {
   void load_host_state();
   void store_msr_list(uint64_t addr, uint32_t count);
   void vmx_abort(uint32_t indicator);
+  [[noreturn]] void ept_exit(uint32_t reason, uint64_t gpa, uint64_t qual, bool lin_valid, uint64_t lin);
 
   void request_attention();
   uint64_t phys_read(uint64_t paddr, unsigned size);

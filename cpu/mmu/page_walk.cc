@@ -3,6 +3,7 @@
 // (SDM Vol. 3 §4.3-§4.7).
 #include "cpu/code_map.h"
 #include "cpu/core.h"
+#include "vmx_model/vmx_unit.h"
 
 namespace vmxsim::cpu {
 
@@ -21,6 +22,10 @@ uint64_t Core::translate(uint64_t lin, unsigned access) {
 
   uint64_t phys;
   bool allow_write = true, page_user = true, global = false;
+  // A guest with EPT: every guest-physical address the walk uses is translated again (the 2-D
+  // walk); R/W/X (1/2/4) for the final access.
+  const bool ept = VMXSIM_UNLIKELY(m_ept_active);
+  const unsigned ept_access = exec ? 4u : write ? 2u : 1u;
   if (!(s.cr0 & cr0::kPg)) {
     phys = lin & (long_mode() ? ~0ull : 0xffffffffull);
   } else {
@@ -36,15 +41,18 @@ uint64_t Core::translate(uint64_t lin, unsigned access) {
       throw GuestFault{kPf, true, err | extra, lin};
     };
     // Entries whose A (and D) bits we set once the whole translation is known to succeed.
-    uint64_t entry_addr[5];
+    uint64_t entry_addr[5];  // host-physical
+    uint64_t entry_gpa[5];   // guest-physical (== entry_addr without EPT)
     uint64_t entry_val[5];
     unsigned entry_size = 8, n = 0;
     bool rw = true, us = true, xd = false;
     uint64_t page_mask;  // offset bits within the final page
 
     auto read_entry = [&](uint64_t addr) {
-      const uint64_t v = phys_read(addr, entry_size);
-      entry_addr[n] = addr;
+      const uint64_t hpa = ept ? m_vmx->ept_translate(addr, 1, true, true, lin) : addr;
+      const uint64_t v = phys_read(hpa, entry_size);
+      entry_gpa[n] = addr;
+      entry_addr[n] = hpa;
       entry_val[n] = v;
       ++n;
       if (!(v & kPteP)) fault(0);
@@ -87,7 +95,9 @@ uint64_t Core::translate(uint64_t lin, unsigned access) {
       }
     } else if (s.cr4 & cr4::kPae) {
       // PAE paging (SDM §4.4). PDPTEs are read at walk time.
-      const uint64_t pdpte = phys_read((s.cr3 & 0xffffffe0ull) + ((lin >> 30) & 3) * 8, 8);
+      const uint64_t pdpte_addr = (s.cr3 & 0xffffffe0ull) + ((lin >> 30) & 3) * 8;
+      const uint64_t pdpte = (ept && m_pdptes_loaded) ? m_pdpte[(lin >> 30) & 3]
+                             : phys_read(ept ? m_vmx->ept_translate(pdpte_addr, 1, true, true, lin) : pdpte_addr, 8);
       if (!(pdpte & kPteP)) fault(0);
       if (pdpte & (rsvd_hi | kPteXd | 0x1e6ull)) fault(pf::kP | pf::kRsvd);
       walk_directory(pdpte & maxphy_mask);
@@ -131,12 +141,20 @@ uint64_t Core::translate(uint64_t lin, unsigned access) {
     for (unsigned i = 0; i < n; ++i) {
       uint64_t v = entry_val[i];
       const uint64_t want = kPteA | ((i == n - 1 && write) ? kPteD : 0);
-      if ((v & want) != want) phys_write(entry_addr[i], entry_size, v | want);
+      if ((v & want) != want) {
+        // Setting A/D is a locked read-modify-write of the guest paging structure: EPT must
+        // allow both (an EPT violation reports read and write).
+        const uint64_t hpa = ept ? m_vmx->ept_translate(entry_gpa[i], 3, true, true, lin) : entry_addr[i];
+        phys_write(hpa, entry_size, v | want);
+      }
     }
     // A write mapping in the fast TLB needs D already set, so that the first store through it
     // sets D (that happens here, on this miss).
     if (!write && !(last & kPteD)) allow_write = false;
   }
+
+  unsigned ept_perms = 7;
+  if (ept) phys = m_vmx->ept_translate(phys, ept_access, false, true, lin, &ept_perms);
 
   // Install the translation when the page is RAM.
   const uint64_t ppage = phys & ~0xfffull;
@@ -155,8 +173,8 @@ uint64_t Core::translate(uint64_t lin, unsigned access) {
       e.addend = reinterpret_cast<uint64_t>(host) - (lin & ~0xfffull);
       e.phys_page = ppage;
       e.global = global;
-      if (!smap_sensitive && !bp_read) e.read_tag = lin & ~0xfffull;
-      if (allow_write && !m_code_map.page_has_code(ppage) && !smap_sensitive && !bp_write)
+      if (!smap_sensitive && !bp_read && (ept_perms & 1)) e.read_tag = lin & ~0xfffull;
+      if (allow_write && (ept_perms & 2) && !m_code_map.page_has_code(ppage) && !smap_sensitive && !bp_write)
         e.write_tag = lin & ~0xfffull;
       tlb.note_installed(lin);
     }
