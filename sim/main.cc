@@ -70,6 +70,7 @@ int main(int argc, char** argv) {
   }
   if (vm.count("help")) {
     std::cout << "usage: vmxsim [-kernel FILE] [-append ARGS] [-smp N] [-m SIZE] [options]\n"
+                 "       vmxsim sweep --kernel FILE --grid key=v1,v2 ... (vmxsim sweep --help)\n"
               << opts << "\nExit status: the guest's debug-exit status ((code << 1) | 1), or 2 "
                  "usage/bad input, 4 triple fault, 6 limit reached, 8 all CPUs idle forever.\n";
     return 0;
