@@ -110,6 +110,10 @@ bool VmxUnit::check_controls(std::string& why) {
     CHECK((eptp & 0xf80) == 0 && (eptp >> maxphy) == 0, "EPTP reserved bits");
   }
   if (proc2v & proc2::kUnrestrictedGuest) CHECK(proc2v & proc2::kEnableEpt, "unrestricted guest without EPT");
+  if (proc2v & proc2::kVmcsShadowing) {
+    CHECK(addr_ok(v.get(F::VMREAD_BITMAP)), "VMREAD-bitmap address");
+    CHECK(addr_ok(v.get(F::VMWRITE_BITMAP)), "VMWRITE-bitmap address");
+  }
 
   // §27.2.1.2 VM-exit control fields.
   CHECK(VmxCaps::allowed(m_caps.true_exit, exitv), "VM-exit controls: reserved bits");
@@ -447,6 +451,8 @@ void VmxUnit::vmlaunch_vmresume(const cpu::DecodedOp& op, bool launch) {
   if (c.vmx_nonroot()) exit_for_instruction(launch ? kExitVmlaunch : kExitVmresume);
   if (c.cpl() > 0) c.raise_gp0();
   if (!current_vmcs_valid()) return vm_fail_invalid();
+  // A shadow VMCS cannot be entered (SDM VMLAUNCH/VMRESUME: VMfailInvalid).
+  if (phys_read(m_current, 4) >> 31) return vm_fail_invalid();
   if (c.m_movss_shadow) return vm_fail(kErrEntryEventsBlockedByMovSs);
   if (launch && m_vmcs.launched) return vm_fail(kErrVmlaunchNonClear);
   if (!launch && !m_vmcs.launched) return vm_fail(kErrVmresumeNonLaunched);

@@ -157,8 +157,10 @@ void VmxUnit::vmptrld(const DecodedOp& op) {
   if (!valid_phys_addr(addr)) return vm_fail(kErrVmptrldInvalidAddr);
   if (addr == m_vmxon_ptr) return vm_fail(kErrVmptrldVmxonPtr);
   const uint32_t rev = static_cast<uint32_t>(phys_read(addr, 4));
-  // Bit 31 marks a shadow VMCS: only with VMCS shadowing, which vmxsim does not advertise yet.
-  if (rev != VmxCaps::kRevision) return vm_fail(kErrVmptrldBadRevision);
+  // Bit 31 marks a shadow VMCS: allowed only with VMCS shadowing.
+  const bool shadow_ok = (m_caps.procbased2 >> 32) & proc2::kVmcsShadowing;
+  if ((rev & 0x7fffffffu) != VmxCaps::kRevision || ((rev >> 31) && !shadow_ok))
+    return vm_fail(kErrVmptrldBadRevision);
   load_vmcs(addr);
   vm_succeed();
 }
@@ -172,18 +174,40 @@ void VmxUnit::vmptrst(const DecodedOp& op) {
   vm_succeed();
 }
 
+// VMCS shadowing (SDM §25.10): in VMX non-root operation a VMREAD/VMWRITE whose bit in the
+// VMREAD/VMWRITE bitmap is clear accesses the shadow VMCS the link pointer names, without an
+// exit. True when the access goes to the shadow VMCS.
+bool VmxUnit::shadow_access(uint64_t enc, bool write) {
+  if (!ctl_proc2(proc2::kVmcsShadowing) || (enc >> 15)) return false;
+  const uint64_t bitmap = m_vmcs.get(write ? VmcsField::VMWRITE_BITMAP : VmcsField::VMREAD_BITMAP);
+  return !(phys_read(bitmap + (enc & 0x7fff) / 8, 1) & (1u << (enc & 7)));
+}
+
+// The VMCS a VMREAD/VMWRITE works on: the current one in VMX root operation, the shadow VMCS
+// (read and written in memory, at the link pointer) in non-root operation.
+uint64_t VmxUnit::read_field(VmcsField f) {
+  if (!m_core.vmx_nonroot()) return m_vmcs.get(f);
+  return truncate_to_width(f, phys_read(m_vmcs.get(VmcsField::VMCS_LINK_POINTER) + region::field_offset(f), 8));
+}
+void VmxUnit::write_field(VmcsField f, uint64_t v) {
+  if (!m_core.vmx_nonroot()) return m_vmcs.set(f, v);
+  phys_write(m_vmcs.get(VmcsField::VMCS_LINK_POINTER) + region::field_offset(f), 8, truncate_to_width(f, v));
+}
+
 void VmxUnit::vmread(const DecodedOp& op) {
   Core& c = m_core;
   if (!vmx_mode_ok()) c.raise_ud();
-  if (c.vmx_nonroot()) exit_for_instruction(kExitVmread, static_cast<uint64_t>(op.disp), instruction_info(op, 0, 1));
-  if (c.cpl() > 0) c.raise_gp0();
-  if (!current_vmcs_valid()) return vm_fail_invalid();
   const unsigned size = c.in_64bit_mode() ? 8 : 4;
   const uint64_t enc = c.reg_sized(op.reg[1], size);
+  if (c.vmx_nonroot() && !shadow_access(enc, false))
+    exit_for_instruction(kExitVmread, static_cast<uint64_t>(op.disp), instruction_info(op, 0, 1));
+  if (c.cpl() > 0) c.raise_gp0();
+  if (!current_vmcs_valid()) return vm_fail_invalid();
+  if (c.vmx_nonroot() && m_vmcs.get(VmcsField::VMCS_LINK_POINTER) == ~0ull) return vm_fail_invalid();
   VmcsField f;
   bool high;
   if (!lookup_field(enc, f, high)) return vm_fail(kErrUnsupportedField);
-  uint64_t v = m_vmcs.get(f);
+  uint64_t v = read_field(f);
   if (high) v >>= 32;
   if (size == 4) v &= 0xffffffff;
   if (op.kind[0] == OpKind::kReg)
@@ -197,11 +221,13 @@ void VmxUnit::vmread(const DecodedOp& op) {
 void VmxUnit::vmwrite(const DecodedOp& op) {
   Core& c = m_core;
   if (!vmx_mode_ok()) c.raise_ud();
-  if (c.vmx_nonroot()) exit_for_instruction(kExitVmwrite, static_cast<uint64_t>(op.disp), instruction_info(op, 1, 0));
-  if (c.cpl() > 0) c.raise_gp0();
-  if (!current_vmcs_valid()) return vm_fail_invalid();
   const unsigned size = c.in_64bit_mode() ? 8 : 4;
   const uint64_t enc = c.reg_sized(op.reg[0], size);
+  if (c.vmx_nonroot() && !shadow_access(enc, true))
+    exit_for_instruction(kExitVmwrite, static_cast<uint64_t>(op.disp), instruction_info(op, 1, 0));
+  if (c.cpl() > 0) c.raise_gp0();
+  if (!current_vmcs_valid()) return vm_fail_invalid();
+  if (c.vmx_nonroot() && m_vmcs.get(VmcsField::VMCS_LINK_POINTER) == ~0ull) return vm_fail_invalid();
   VmcsField f;
   bool high;
   if (!lookup_field(enc, f, high)) return vm_fail(kErrUnsupportedField);
@@ -211,9 +237,9 @@ void VmxUnit::vmwrite(const DecodedOp& op) {
   const uint64_t v = op.kind[1] == OpKind::kReg ? c.reg_sized(op.reg[1], size)
                                                 : c.read_sized(c.linear(op, size, false), size);
   if (high)
-    m_vmcs.set(f, (m_vmcs.get(f) & 0xffffffffull) | ((v & 0xffffffffull) << 32));
+    write_field(f, (read_field(f) & 0xffffffffull) | ((v & 0xffffffffull) << 32));
   else
-    m_vmcs.set(f, v);  // outside 64-bit mode the upper half of a 64-bit field is cleared
+    write_field(f, v);  // outside 64-bit mode the upper half of a 64-bit field is cleared
   c.add_cycles(m_costs.vmread_cycles);
   vm_succeed();
 }

@@ -160,6 +160,9 @@ class VmxUnit {
   void flush_current();  // write the cached VMCS back to its region
   void write_back(const Vmcs& v, uint64_t addr);
   void read_region(Vmcs& v, uint64_t addr);
+  bool shadow_access(uint64_t encoding, bool write);
+  uint64_t read_field(VmcsField f);
+  void write_field(VmcsField f, uint64_t v);
   uint32_t instruction_info(const cpu::DecodedOp& op, unsigned reg1_operand, unsigned reg2_operand) const;
 
   // vm_entry.cc
