@@ -23,6 +23,7 @@ struct Block {
   uint32_t mode_key = 0;
   bool valid = true;
   Cycles cycles = 0;       // sum of the ops' base cycles
+  std::vector<uint32_t> flow;  // timing model's dataflow summary (cpu/timing/block_schedule.h)
   std::vector<DecodedOp> ops;
 };
 

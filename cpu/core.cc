@@ -301,7 +301,7 @@ const Block* Core::build_block(uint64_t lin, uint64_t phys) {
     if (op.ends_block() || r == Decoder::Result::kInvalid || cur_phys >= page_end) break;
   }
   // With timing on, the block's base cycles come from the scheduler, not the sum of latencies.
-  if (m_timing) b->cycles = timing::schedule_block(b->ops, m_params.latency, m_params.timing);
+  if (m_timing) b->cycles = timing::schedule_block(b->ops, m_params.latency, m_params.timing, &b->flow);
   b->phys_end = std::min(cur_phys, page_end);
   m_code_map.mark_code(phys, b->phys_end - phys);
   ++m_blocks_decoded;

@@ -44,12 +44,12 @@ WHY = {
                  "2-D walks",
     "chase_64m": "as chase_8m: guest TLB misses are 2-D walks on the host, most of whose "
                  "references miss the caches at this footprint",
+    "tlb_4096p": "at the L2 TLB's reach: the host's 4096-entry L2 TLB also holds the code, stack "
+                 "and page-table translations and is not a perfect LRU, so a few of the 4096 pages "
+                 "miss and walk (2-D walks on this host); the model's LRU STLB keeps all of them",
     "tlb_8192p": "beyond the L2 TLB every access walks: on this host a nested (2-D) walk of up to "
                  "24 references, in vmxsim a native walk (4 references through the page-walk "
                  "caches); a hypervisor workload on vmxsim's EPT would show the 2-D cost",
-    "branch_predictable": "the loop body is three blocks; the block scheduler charges each block's "
-                          "own dependence chain, so the LCG chain (4 cycles) and the counter (1 "
-                          "cycle) add instead of overlapping",
 }
 
 

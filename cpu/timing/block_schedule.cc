@@ -9,7 +9,7 @@ namespace vmxsim::cpu::timing {
 namespace {
 
 constexpr unsigned kFlags = 16;  // pseudo-register for RFLAGS in the dependence analysis
-constexpr unsigned kTracked = 17;
+constexpr unsigned kTracked = kFlowRegs;
 
 // GPR number of a register operand, or -1 (segment, control, vector registers are not tracked).
 int gpr_of(const DecodedOp& op, unsigned i) {
@@ -53,7 +53,8 @@ uint8_t classify(const DecodedOp& op) {
   uint8_t f = 0;
   if (op.tclass == TimingClass::kString) {
     f |= tflag::kString;
-  } else if (has_mem_operand(op) && op.mnemonic != ZYDIS_MNEMONIC_LEA && op.tclass != TimingClass::kNop) {
+  } else if (has_mem_operand(op) && op.mnemonic != ZYDIS_MNEMONIC_LEA && op.tclass != TimingClass::kNop &&
+             op.tclass != TimingClass::kInvlpg) {  // address-only operands access no data
     f |= tflag::kMem;
   }
   if (is_serializing(op.tclass)) f |= tflag::kSerial;
@@ -73,7 +74,8 @@ uint8_t classify(const DecodedOp& op) {
   return static_cast<uint8_t>(f | (static_cast<unsigned>(k) << tflag::kBranchShift));
 }
 
-Cycles schedule_block(std::vector<DecodedOp>& ops, const uint16_t* latency, const TimingParams& p) {
+Cycles schedule_block(std::vector<DecodedOp>& ops, const uint16_t* latency, const TimingParams& p,
+                      std::vector<uint32_t>* flow) {
   // chain[v][r]: longest latency path from the block's incoming value of register r to the
   // current value of register v (-1: v does not depend on r). The loop-carried bound is the
   // longest path from a register's incoming value to its outgoing one.
@@ -82,6 +84,7 @@ Cycles schedule_block(std::vector<DecodedOp>& ops, const uint16_t* latency, cons
     for (unsigned r = 0; r < kTracked; ++r) chain[v][r] = v == r ? 0 : -1;
   bool from_load[kTracked] = {};  // the register's value was loaded from memory in this block
   bool written[kTracked] = {};
+  int depth[kTracked] = {};        // latency of the value from the block's start
 
   const unsigned width = std::max<uint32_t>(1, p.issue_width);
   Cycles serial = 0;
@@ -132,6 +135,9 @@ Cycles schedule_block(std::vector<DecodedOp>& ops, const uint16_t* latency, cons
       op.tflags |= tflag::kDependent;
 
     int path[kTracked];
+    int d = 0;
+    for (unsigned k = 0; k < nsrc; ++k) d = std::max(d, depth[srcs[k]]);
+    d += static_cast<int>(result_lat);
     for (unsigned r = 0; r < kTracked; ++r) {
       int best = -1;
       for (unsigned k = 0; k < nsrc; ++k) best = std::max(best, chain[srcs[k]][r]);
@@ -141,6 +147,7 @@ Cycles schedule_block(std::vector<DecodedOp>& ops, const uint16_t* latency, cons
       std::copy(path, path + kTracked, chain[v]);
       written[v] = true;
       from_load[v] = loads;
+      depth[v] = d;
     };
     if (dest >= 0 && op.kind[0] == OpKind::kReg) define(static_cast<unsigned>(dest));
     if (implicit_ax) {
@@ -152,6 +159,23 @@ Cycles schedule_block(std::vector<DecodedOp>& ops, const uint16_t* latency, cons
   int carried = 0;
   for (unsigned v = 0; v < kTracked; ++v)
     if (written[v]) carried = std::max(carried, chain[v][v]);
+  if (flow) {
+    flow->assign({overlapped_ops, static_cast<uint32_t>(serial)});
+    // RFLAGS stays out: it is almost always consumed inside the block that sets it (CMP/Jcc),
+    // and leaving it out keeps the per-block runtime work small.
+    for (unsigned v = 0; v < kFlags; ++v) {
+      if (!written[v]) continue;
+      const size_t head = flow->size();
+      flow->push_back(0);
+      uint32_t ndeps = 0;
+      for (unsigned r = 0; r < kFlags; ++r)
+        if (chain[v][r] >= 0) {
+          flow->push_back(r | static_cast<uint32_t>(std::min(chain[v][r], 0xffff)) << 8);
+          ++ndeps;
+        }
+      (*flow)[head] = v | static_cast<uint32_t>(std::min(depth[v], 0xffff)) << 8 | ndeps << 24;
+    }
+  }
   const Cycles issue = (overlapped_ops + width - 1) / width;
   const Cycles overlapped = std::max<Cycles>(issue, static_cast<Cycles>(carried));
 

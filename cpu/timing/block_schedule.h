@@ -34,7 +34,16 @@ bool is_serializing(TimingClass c);
 uint8_t classify(const DecodedOp& op);
 
 // Sets each op's `tflags` and `cycles`; returns the block's base cycles. `latency` is the
-// profile's per-class table.
-Cycles schedule_block(std::vector<DecodedOp>& ops, const uint16_t* latency, const TimingParams& p);
+// profile's per-class table. `flow` receives the block's dataflow summary for the runtime
+// scheduler (TimingModel::flow), which lets the chains of consecutive blocks overlap:
+//   [0] issue slots (non-serializing ops)   [1] serializing latency (drains the pipeline)
+//   then per register the block writes: v | depth << 8 | ndeps << 24, where depth is the
+//   latency from the block's start, followed by ndeps words r | latency << 8: the value is
+//   ready `latency` cycles after the incoming value of register r.
+Cycles schedule_block(std::vector<DecodedOp>& ops, const uint16_t* latency, const TimingParams& p,
+                      std::vector<uint32_t>* flow = nullptr);
+
+// Registers tracked by the dataflow: the 16 GPRs and RFLAGS (inside a block only).
+constexpr unsigned kFlowRegs = 17;
 
 }  // namespace vmxsim::cpu::timing

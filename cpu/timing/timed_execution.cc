@@ -79,6 +79,13 @@ void Core::execute_block_timed(const Block& b, unsigned max_ops) {
     }
   }
   m_instructions += static_cast<uint64_t>(op - b.ops.data());
+  if (op == b.ops.data() + b.ops.size() && !b.flow.empty()) {
+    // The whole block ran: its chains overlap with the neighbouring blocks' (runtime dataflow).
+    cycles = t.flow(b.flow.data(), b.flow.size());
+    serial = std::min<Cycles>(cycles, b.flow[1]);
+  } else {
+    t.flow_skip(cycles);
+  }
   m_cycles += cycles;
   t.cpi().base += cycles - serial;
   t.cpi().serializing += serial;

@@ -14,7 +14,41 @@ TimingModel::TimingModel(const TimingParams& p, WalkSource& walker)
       m_l1i_latency(p.l1i.latency),
       m_l1d_latency(p.l1d.latency),
       m_mispredict_penalty(p.mispredict_penalty),
-      m_mlp(std::max<uint32_t>(1, p.memory_parallelism)) {}
+      m_mlp(std::max<uint32_t>(1, p.memory_parallelism)),
+      m_width(std::max<uint32_t>(1, p.issue_width)) {}
+
+Cycles TimingModel::flow(const uint32_t* f, size_t n) {
+  const uint64_t before = m_frontier;
+  uint64_t issue = m_issue_x / m_width;
+  if (issue + kWindowCycles < m_frontier) issue = m_frontier - kWindowCycles;
+  m_issue_x = std::max(m_issue_x, issue * m_width) + f[0];
+  uint64_t end = std::max(m_frontier, (m_issue_x + m_width - 1) / m_width);
+  // New ready times are computed from the old ones first (a block reads its inputs before it
+  // writes its outputs), then stored.
+  uint64_t ready[17];
+  unsigned reg[17], k = 0;
+  for (size_t i = 2; i < n && k < 17;) {
+    const uint32_t h = f[i++];
+    uint64_t t = issue + ((h >> 8) & 0xffff);
+    for (uint32_t d = h >> 24; d > 0 && i < n; --d) {
+      const uint32_t w = f[i++];
+      t = std::max(t, m_ready[w & 0xff] + (w >> 8));
+    }
+    reg[k] = h & 0xff;
+    ready[k++] = t;
+    end = std::max(end, t);
+  }
+  for (unsigned j = 0; j < k; ++j) m_ready[reg[j]] = ready[j];
+  if (f[1]) {
+    // Serializing: everything in flight completes, then the instruction runs alone.
+    for (uint64_t r : m_ready) end = std::max(end, r);
+    end += f[1];
+    for (uint64_t& r : m_ready) r = end;
+    m_issue_x = end * m_width;
+  }
+  m_frontier = end;
+  return end - before;
+}
 
 void TimingModel::register_stats(StatRegistry& st, const std::string& prefix,
                                  const uint64_t* instructions) {

@@ -78,6 +78,15 @@ class TimingModel {
     m_cpi.branch += m_mispredict_penalty;
     return m_mispredict_penalty;
   }
+  // A whole block ran: advances the runtime dataflow by the block's summary (block_schedule.h)
+  // and returns the cycles by which the completion frontier moved. Consecutive blocks overlap
+  // where their register chains are independent; the front end runs at most kWindowCycles
+  // ahead of completion (the reorder buffer's reach).
+  Cycles flow(const uint32_t* summary, size_t n);
+  // A block that stopped early was charged its ops' own cycles: completion moves by as much.
+  void flow_skip(Cycles c) { m_frontier += c; }
+  static constexpr Cycles kWindowCycles = 64;
+
   void flush_tlb(bool include_global) { m_tlb.flush(include_global); }
   void flush_tlb_page(uint64_t lin) { m_tlb.flush_page(lin); }
 
@@ -99,6 +108,12 @@ class TimingModel {
   Cycles m_l1i_latency, m_l1d_latency, m_mispredict_penalty;
   Cycles m_mlp;
   CpiStack m_cpi;
+  // Runtime dataflow: when each register's value is ready, the issue clock (in 1/issue_width
+  // cycles) and the completion frontier, all in the model's own cycle count.
+  uint64_t m_ready[17] = {};
+  uint64_t m_issue_x = 0;
+  uint64_t m_frontier = 0;
+  uint64_t m_width;
 };
 
 }  // namespace vmxsim::cpu::timing
