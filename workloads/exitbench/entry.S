@@ -161,7 +161,7 @@ guest_unexpected:
 
 /* An interrupt the host injected (HLT wake-up, re-injected self-IPI): count
  * it. There is no EOI: the vector never reached a local APIC of the guest. */
-        .globl guest_isr_count, guest_isr_posted
+        .globl guest_isr_count, guest_isr_posted, guest_isr_posted_x2apic
         .balign 16
 guest_isr_count:
         lock incq guest_irq_count(%rip)
@@ -176,5 +176,22 @@ guest_isr_posted:
         push %rax
         mov guest_virtual_eoi_addr(%rip), %rax
         movl $0, 0xb0(%rax)
+        pop %rax
+        iretq
+
+/* The same with the virtual EOI as WRMSR to the x2APIC EOI MSR with value 0
+ * ("virtualize x2APIC mode", SDM 29.5). */
+        .balign 16
+guest_isr_posted_x2apic:
+        lock incq guest_irq_count(%rip)
+        push %rax
+        push %rcx
+        push %rdx
+        mov $0x80b, %ecx
+        xor %eax, %eax
+        xor %edx, %edx
+        wrmsr
+        pop %rdx
+        pop %rcx
         pop %rax
         iretq

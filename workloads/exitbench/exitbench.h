@@ -121,6 +121,7 @@ void vmx_exit_stub(void);
 extern uint64_t guest_vector_stubs[256];
 void guest_isr_count(void);
 void guest_isr_posted(void);
+void guest_isr_posted_x2apic(void);
 extern uint64_t guest_virtual_eoi_addr;
 
 /* vmcs_setup.c */
@@ -142,6 +143,7 @@ extern struct hv hv;
 /* Builds the whole VMCS: controls, host state, guest state. False on error. */
 bool vmcs_setup(void (*guest_entry)(void));
 void vmcs_write_controls(uint32_t pin, uint32_t cpu, uint32_t cpu2);
+void set_guest_gate(unsigned vec, uint64_t addr);
 
 /* ept.c: identity EPT for 0..4 GiB with the 2 MiB at MMIO_GPA absent. */
 uint64_t ept_build(bool use_2m, bool ad);

@@ -49,17 +49,21 @@ static int skip(unsigned op, const char **why, const char *reason)
     return 1;
 }
 
-static void setup_posted(void)
+/* The virtual-APIC page, the posted-interrupt descriptor and, when the
+ * guest's virtual EOI goes through it, the APIC-access page (a page of its
+ * own, not the real APIC's address, which the guest keeps using). */
+static void setup_posted(bool apic_access_page)
 {
     if (!hv.pi_desc) {
-        hv.pi_desc = alloc_page(); /* 64-byte aligned (SDM 30.6) */
+        hv.pi_desc = alloc_page(); /* 64-byte aligned (SDM 29.6) */
         hv.virt_apic_page = alloc_page();
         hv.apic_access_page = alloc_page();
     }
     memset(hv.pi_desc, 0, 64);
     memset(hv.virt_apic_page, 0, PAGE_SIZE); /* VTPR = 0, no vector in service */
     vmwrite(VIRTUAL_APIC_PAGE_ADDR, (uint64_t)(uintptr_t)hv.virt_apic_page);
-    vmwrite(APIC_ACCESS_ADDR, (uint64_t)(uintptr_t)hv.apic_access_page);
+    if (apic_access_page)
+        vmwrite(APIC_ACCESS_ADDR, (uint64_t)(uintptr_t)hv.apic_access_page);
     vmwrite(TPR_THRESHOLD, 0);
     vmwrite(EOI_EXIT_BITMAP0, 0);
     vmwrite(EOI_EXIT_BITMAP1, 0);
@@ -71,6 +75,10 @@ static void setup_posted(void)
     guest_cfg.pi_desc = (uint64_t)(uintptr_t)hv.pi_desc;
     guest_cfg.apic_access_page = (uint64_t)(uintptr_t)hv.apic_access_page;
     guest_virtual_eoi_addr = guest_cfg.apic_access_page;
+    set_guest_gate(VEC_POSTED, (uint64_t)(uintptr_t)(apic_access_page ? guest_isr_posted
+                                                                      : guest_isr_posted_x2apic));
+    printf("exitbench: posted interrupts: virtual EOI through %s\n",
+           apic_access_page ? "the APIC-access page" : "WRMSR 80BH (virtualize x2APIC mode)");
 }
 
 int phase_begin(unsigned op, const char **why)
@@ -138,24 +146,30 @@ int phase_begin(unsigned op, const char **why)
             return skip(op, why, "RDTSC exiting not advertised");
         cpu |= CPU_RDTSC_EXITING;
         break;
-    case OP_IPI_POSTED:
+    case OP_IPI_POSTED: {
         /* SDM 27.2.1.1: posted interrupts need virtual-interrupt delivery
          * (which needs the TPR shadow and external-interrupt exiting) and
-         * acknowledge-on-exit; the guest's virtual EOI needs APIC-access
-         * virtualization. */
+         * acknowledge-on-exit. The guest's EOI must be virtualized without
+         * an exit (SDM 29.1.4): a write to the APIC-access page, or, with
+         * "virtualize x2APIC mode", WRMSR 80BH (SDM 29.5; needs the MSR
+         * bitmap to leave that MSR alone). */
         if (!vmx_allowed(&c->pin, PIN_POSTED_INTR))
             return skip(op, why, "posted-interrupt processing not advertised");
-        if (!vmx_allowed(&c->cpu, CPU_USE_TPR_SHADOW) ||
-            !vmx_has_cpu2(CPU2_VIRT_INTR_DELIVERY | CPU2_VIRT_APIC_ACCESSES))
-            return skip(op, why, "virtual-interrupt delivery / APIC-access virtualization "
-                                 "not advertised");
+        if (!vmx_allowed(&c->cpu, CPU_USE_TPR_SHADOW) || !vmx_has_cpu2(CPU2_VIRT_INTR_DELIVERY))
+            return skip(op, why, "TPR shadow / virtual-interrupt delivery not advertised");
         if (!hv.ack_on_exit)
-            return skip(op, why, "acknowledge interrupt on exit not advertised");
-        setup_posted();
+            return skip(op, why, "acknowledge interrupt on exit not advertised (or no_ack)");
+        bool page = vmx_has_cpu2(CPU2_VIRT_APIC_ACCESSES) && !cmdline_has("posted_x2apic");
+        bool x2apic = vmx_has_cpu2(CPU2_VIRT_X2APIC) && hv.msr_bitmaps;
+        if (!page && !x2apic)
+            return skip(op, why, "no exit-less virtual EOI: neither APIC-access virtualization "
+                                 "nor virtualize-x2APIC mode with MSR bitmaps");
+        setup_posted(page);
         pin |= PIN_POSTED_INTR;
         cpu |= CPU_USE_TPR_SHADOW | CPU_ACTIVATE_SECONDARY;
-        cpu2 |= CPU2_VIRT_INTR_DELIVERY | CPU2_VIRT_APIC_ACCESSES;
+        cpu2 |= CPU2_VIRT_INTR_DELIVERY | (page ? CPU2_VIRT_APIC_ACCESSES : CPU2_VIRT_X2APIC);
         break;
+    }
     default:
         break;
     }

@@ -172,7 +172,7 @@ struct idt_gate {
     uint32_t off2, reserved;
 } __attribute__((packed));
 
-static void set_guest_gate(unsigned vec, uint64_t addr)
+void set_guest_gate(unsigned vec, uint64_t addr)
 {
     struct idt_gate *g = (struct idt_gate *)hv.guest_idt + vec;
     g->off0 = addr & 0xffff;
