@@ -46,6 +46,8 @@ class CpuEnv {
   virtual void triple_fault(const char* why) = 0;
   // The core performed an INIT (its local APIC resets too).
   virtual void init_performed() {}
+  // An EOI the processor itself writes to the local APIC (posted-interrupt processing).
+  virtual void end_of_interrupt() {}
 };
 
 }  // namespace vmxsim::cpu

@@ -486,6 +486,7 @@ void VmxUnit::vmlaunch_vmresume(const cpu::DecodedOp& op, bool launch) {
   m_entry_cycle = c.cycles();
   arm_preemption_timer();
   inject_event();
+  apic_virt_on_entry();
   throw VmxTransition{true};  // the block ends: continue at the guest's RIP
 }
 

@@ -31,6 +31,7 @@ VmxCaps make_vmx_caps(const cpu::CpuFeatures& f, uint64_t cr4_supported, unsigne
   (void)phys_addr_bits;
 
   const uint32_t pin_may1 = pin::kExtIntExiting | pin::kNmiExiting | pin::kVirtualNmis |
+                            pin::kPostedInterrupts |
                             (f.vmx_preemption_timer ? pin::kPreemptionTimer : 0);
   c.pinbased = ctl(kPinDefault1, pin_may1);
   c.true_pinbased = c.pinbased;
@@ -39,7 +40,7 @@ VmxCaps make_vmx_caps(const cpu::CpuFeatures& f, uint64_t cr4_supported, unsigne
       proc::kIntrWindowExiting | proc::kUseTscOffsetting | proc::kHltExiting |
       proc::kInvlpgExiting | proc::kMwaitExiting | proc::kRdpmcExiting | proc::kRdtscExiting |
       proc::kCr3LoadExiting | proc::kCr3StoreExiting | proc::kCr8LoadExiting |
-      proc::kCr8StoreExiting | proc::kNmiWindowExiting | proc::kMovDrExiting |
+      proc::kCr8StoreExiting | proc::kUseTprShadow | proc::kNmiWindowExiting | proc::kMovDrExiting |
       proc::kUncondIoExiting | proc::kUseIoBitmaps | proc::kMonitorTrapFlag |
       proc::kUseMsrBitmaps | proc::kMonitorExiting | proc::kPauseExiting |
       proc::kActivateSecondary;
@@ -47,6 +48,7 @@ VmxCaps make_vmx_caps(const cpu::CpuFeatures& f, uint64_t cr4_supported, unsigne
   c.true_procbased = ctl(kProcTrueDefault1, proc_may1);
 
   uint32_t proc2_may1 = proc2::kDescTableExiting | proc2::kWbinvdExiting | proc2::kVmcsShadowing |
+                        proc2::kVirtX2apicMode | proc2::kApicRegisterVirt | proc2::kVirtIntrDelivery |
                         proc2::kRdrandExiting | proc2::kRdseedExiting |
                         (f.rdtscp ? proc2::kEnableRdtscp : 0) |
                         (f.invpcid ? proc2::kEnableInvpcid : 0);

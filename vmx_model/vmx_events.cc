@@ -18,7 +18,7 @@ void VmxUnit::reset() {
   m_vmxon = false;
   m_vmxon_ptr = m_current = kInvalidPtr;
   m_preempt_deadline = ~0ull;
-  m_mtf_pending = m_virtual_nmi_blocked = false;
+  m_mtf_pending = m_virtual_nmi_blocked = m_virq_pending = false;
   m_vectoring_info = 0;
 }
 
@@ -97,7 +97,12 @@ bool VmxUnit::check_pending_events() {
   }
   if (ctl_pin(pin::kExtIntExiting)) {
     const int vec = c.m_env.pending_interrupt();
-    if (vec >= 0) {
+    if (vec >= 0 && ctl_pin(pin::kPostedInterrupts) &&
+        static_cast<unsigned>(vec) == (m_vmcs.get(F::POSTED_INTR_NV) & 0xff)) {
+      // The notification vector: posted-interrupt processing instead of a VM exit.
+      c.m_env.acknowledge_interrupt(vec);
+      process_posted_interrupts();
+    } else if (vec >= 0) {
       e.reason = kExitExternalInterrupt;
       if (ctl_exit(exitc::kAckIntrOnExit)) {
         c.m_env.acknowledge_interrupt(vec);
@@ -106,6 +111,12 @@ bool VmxUnit::check_pending_events() {
       vm_exit(e);
       return true;
     }
+  }
+  // A recognized virtual interrupt is delivered through the guest IDT when the guest could take
+  // an interrupt (SDM §30.2.2); it also ends a HLT.
+  if (m_virq_pending && (c.rflags() & cpu::rflags::kIf) && !c.m_interrupt_shadow) {
+    deliver_virtual_interrupt();
+    return true;
   }
   return false;
 }

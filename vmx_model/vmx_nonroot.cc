@@ -169,9 +169,11 @@ uint64_t VmxUnit::on_mov_from_cr(unsigned cr, unsigned gpr) {
     case 3:
       if (ctl_proc(proc::kCr3StoreExiting)) exit_for_instruction(kExitCrAccess, cr_qual(3, 1, gpr));
       return c.s.cr3;
-    case 8:
+    case 8: {
       if (ctl_proc(proc::kCr8StoreExiting)) exit_for_instruction(kExitCrAccess, cr_qual(8, 1, gpr));
-      return c.read_cr8();
+      uint64_t v;
+      return virtual_cr8_read(v) ? v : c.read_cr8();
+    }
     default:
       return 0;
   }

@@ -134,6 +134,14 @@ class VmxUnit {
   // and for waking a halted guest.
   uint64_t preemption_deadline() const { return m_preempt_deadline; }
 
+  // --- APIC virtualization (apic_virt.cc) ------------------------------------------------------
+  bool virtual_cr8_read(uint64_t& v);    // TPR shadow; false: CR8 behaves normally
+  bool virtual_cr8_write(uint64_t v);
+  bool virtual_x2apic_read(uint32_t msr, uint64_t& v);
+  bool virtual_x2apic_write(uint32_t msr, uint64_t v);
+  // VM entry: the TPR-threshold check or the evaluation of pending virtual interrupts.
+  void apic_virt_on_entry();
+
   // --- EPT (ept.cc) ---------------------------------------------------------------------------
   // Guest-physical -> host-physical for an access (bits: 1 read, 2 write, 4 execute); EPT
   // violations and misconfigurations exit (throwing VmxTransition). `paging_structure`: the
@@ -180,6 +188,20 @@ class VmxUnit {
   void load_host_state();
   void store_msr_list(uint64_t addr, uint32_t count);
   void vmx_abort(uint32_t indicator);
+  uint32_t vapic_read(unsigned off);
+  void vapic_write(unsigned off, uint32_t v);
+  void vapic_set_bit(unsigned base, unsigned vec, bool set);
+  int vapic_highest(unsigned base);
+  void set_interrupt_status(unsigned rvi, unsigned svi);
+  void update_vppr();
+  void evaluate_pending_virtual_interrupts();
+  void deliver_virtual_interrupt();
+  void virtualize_tpr_write(bool after_instruction);
+  void virtualize_eoi();
+  void virtualize_self_ipi(unsigned vec);
+  void process_posted_interrupts();
+  static VmcsField field_plus_eoi(unsigned i);
+  [[noreturn]] void exit_after_instruction(uint32_t reason, uint64_t qualification);
   [[noreturn]] void ept_exit(uint32_t reason, uint64_t gpa, uint64_t qual, bool lin_valid, uint64_t lin);
 
   void request_attention();
@@ -208,6 +230,7 @@ class VmxUnit {
   uint64_t m_preempt_deadline_tsc = 0;  // the same in (unadjusted) TSC ticks
   bool m_mtf_pending = false;
   bool m_virtual_nmi_blocked = false;
+  bool m_virq_pending = false;  // a virtual interrupt is recognized (RVI above VPPR)
   uint32_t m_vectoring_info = 0, m_vectoring_error = 0;
   uint64_t m_entry_cycle = 0;  // core cycle of the last VM entry (for time in non-root)
 

@@ -61,7 +61,10 @@ void mov_Cd_Rd(Core& c, const DecodedOp& op) {
   c.require_cpl0();
   uint64_t v = c.reg_sized(op.reg[1], c.in_64bit_mode() ? 8 : 4);
   if (op.reg[0] != 0 && op.reg[0] != 2 && op.reg[0] != 3 && op.reg[0] != 4 && op.reg[0] != 8) c.raise_ud();
-  if (VMXSIM_UNLIKELY(c.vmx_nonroot()) && op.reg[0] != 2) v = c.vmx().on_mov_to_cr(op.reg[0], v, op.reg[1]);
+  if (VMXSIM_UNLIKELY(c.vmx_nonroot()) && op.reg[0] != 2) {
+    v = c.vmx().on_mov_to_cr(op.reg[0], v, op.reg[1]);
+    if (op.reg[0] == 8 && !(v >> 4) && c.vmx().virtual_cr8_write(v)) return;  // TPR shadow
+  }
   switch (op.reg[0]) {
     case 0: c.write_cr0(c.in_64bit_mode() ? v : (v & 0xffffffff)); break;
     case 2: c.s.cr2 = v; break;
@@ -287,16 +290,26 @@ void arpl(Core& c, const DecodedOp& op) {
 
 void rdmsr(Core& c, const DecodedOp&) {
   c.require_cpl0();
-  if (VMXSIM_UNLIKELY(c.vmx_nonroot())) c.vmx().on_msr_access(static_cast<uint32_t>(c.s.gpr[kRcx]), false);
   uint64_t v;
+  if (VMXSIM_UNLIKELY(c.vmx_nonroot())) {
+    c.vmx().on_msr_access(static_cast<uint32_t>(c.s.gpr[kRcx]), false);
+    if (c.vmx().virtual_x2apic_read(static_cast<uint32_t>(c.s.gpr[kRcx]), v)) {
+      c.s.gpr[kRax] = v & 0xffffffff;
+      c.s.gpr[kRdx] = v >> 32;
+      return;
+    }
+  }
   if (!c.read_msr(static_cast<uint32_t>(c.s.gpr[kRcx]), v)) c.raise_gp0();
   c.s.gpr[kRax] = v & 0xffffffff;
   c.s.gpr[kRdx] = v >> 32;
 }
 void wrmsr(Core& c, const DecodedOp&) {
   c.require_cpl0();
-  if (VMXSIM_UNLIKELY(c.vmx_nonroot())) c.vmx().on_msr_access(static_cast<uint32_t>(c.s.gpr[kRcx]), true);
   const uint64_t v = (c.s.gpr[kRax] & 0xffffffff) | (c.s.gpr[kRdx] << 32);
+  if (VMXSIM_UNLIKELY(c.vmx_nonroot())) {
+    c.vmx().on_msr_access(static_cast<uint32_t>(c.s.gpr[kRcx]), true);
+    if (c.vmx().virtual_x2apic_write(static_cast<uint32_t>(c.s.gpr[kRcx]), v)) return;
+  }
   if (!c.write_msr(static_cast<uint32_t>(c.s.gpr[kRcx]), v)) c.raise_gp0();
 }
 

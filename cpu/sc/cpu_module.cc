@@ -196,6 +196,12 @@ int CpuModule::pending_interrupt() { return m_apic ? m_apic->pending_interrupt()
 void CpuModule::acknowledge_interrupt(int vector) {
   if (m_apic) m_apic->acknowledge(vector);
 }
+void CpuModule::end_of_interrupt() {
+  if (!m_apic) return;
+  // x2APIC mode takes the EOI MSR; xAPIC mode the EOI register in the APIC page.
+  if (!m_apic->msr_write(0x80b, 0)) m_apic->mmio_write((m_core->s.apic_base & ~0xfffull) + 0xb0, 4, 0);
+}
+
 void CpuModule::set_tpr(uint8_t tpr) {
   if (m_apic) m_apic->set_tpr(tpr);
 }
