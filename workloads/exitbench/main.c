@@ -6,7 +6,8 @@
  *   RESULT exit.<name>.count=<exits the host counted>
  * Options: iters=N (default 1000), timer_count=N (APIC timer initial count
  * for the timer tests), preempt_cycles=N (VMX-preemption timer period in TSC
- * cycles), spin_limit=N (guest wait bound); no_ack, no_io_bitmap,
+ * cycles), spin_limit=N (guest wait bound), only=name[,name...] (run just
+ * those operations); no_ack, no_io_bitmap,
  * no_msr_bitmap, no_ept, ept_4k, no_ept_ad, no_vpid and posted_x2apic use the
  * fallback a processor without that feature gets; break=control|host|guest
  * makes the first VM entry fail on purpose.

@@ -81,6 +81,25 @@ static void setup_posted(bool apic_access_page)
            apic_access_page ? "the APIC-access page" : "WRMSR 80BH (virtualize x2APIC mode)");
 }
 
+/* only=name[,name...] runs just those operations (to read vmxsim's
+ * statistics for one kind of exit). */
+static bool op_selected(unsigned op)
+{
+    char list[128];
+    if (!cmdline_get_str("only", list, sizeof(list)))
+        return true;
+    size_t n = strlen(ops[op].name);
+    for (const char *p = list; *p;) {
+        const char *end = p;
+        while (*end && *end != ',')
+            end++;
+        if ((size_t)(end - p) == n && !strncmp(p, ops[op].name, n))
+            return true;
+        p = *end ? end + 1 : end;
+    }
+    return false;
+}
+
 int phase_begin(unsigned op, const char **why)
 {
     const struct vmx_caps *c = &vmx_caps;
@@ -89,6 +108,8 @@ int phase_begin(unsigned op, const char **why)
         return 1;
     }
     results[op].begun = true;
+    if (!op_selected(op))
+        return skip(op, why, "not selected by only=");
     phase_exits = 0;
     phase_total = 0;
     phase_hypercalls = 0;
