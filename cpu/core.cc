@@ -34,7 +34,8 @@ class CoreCodeListener final : public CodeListener {
 const char* to_string(TimingClass c) {
   static const char* const kNames[] = {"alu", "mov", "load", "store", "mul", "div", "branch",
                                        "call", "string", "serializing", "system", "msr", "cpuid",
-                                       "cr_write", "invlpg", "io", "halt", "fpu", "sse", "nop"};
+                                       "cr_write", "invlpg", "io", "halt", "fpu", "sse", "nop",
+                                       "event"};
   static_assert(sizeof(kNames) / sizeof(kNames[0]) == static_cast<size_t>(TimingClass::kCount));
   return kNames[static_cast<int>(c)];
 }
@@ -76,8 +77,10 @@ void Core::on_code_written(uint64_t paddr, uint64_t len) {
 }
 
 void Core::on_page_became_code(uint64_t phys_page) {
-  m_tlb_sup.protect_code_page(phys_page);
-  m_tlb_user.protect_code_page(phys_page);
+  for (TlbContext& t : m_tlb_ctx) {
+    t.sup.protect_code_page(phys_page);
+    t.user.protect_code_page(phys_page);
+  }
 }
 
 void Core::reset(bool bsp) {
@@ -112,6 +115,8 @@ void Core::reset(bool bsp) {
   m_pending_db = 0;
   m_delivery_depth = 0;
   m_vmx_nonroot = false;
+  m_ctx = &m_tlb_ctx[0];
+  flush_guest_tlb_context();
   if (m_vmx) m_vmx->reset();
   mode_changed();
   debug_regs_changed();
@@ -187,22 +192,41 @@ void Core::mode_changed() {
   m_stack32 = (s.seg[kSs].ar & ar::kDb) != 0;
   // The mode key separates blocks whose decoding or fetch permissions differ.
   m_mode_key = static_cast<uint32_t>(dm) | (m_stack32 ? 4u : 0u) | (m_cpl == 3 ? 8u : 0u);
-  FastTlb* want = m_cpl == 3 ? &m_tlb_user : &m_tlb_sup;
+  FastTlb* want = m_cpl == 3 ? &m_ctx->user : &m_ctx->sup;
   m_align_check = m_cpl == 3 && (s.cr0 & cr0::kAm) && (m_rflags_other & rflags::kAc);
   if (VMXSIM_UNLIKELY(m_align_check)) want = &m_tlb_none;
   m_tlb = want;
 }
 
 void Core::flush_tlb(bool include_global) {
-  m_tlb_sup.flush(include_global);
-  m_tlb_user.flush(include_global);
+  m_ctx->sup.flush(include_global);
+  m_ctx->user.flush(include_global);
   m_blocks.flush_front();
   if (m_timing) m_timing->flush_tlb(include_global);
 }
 
+void Core::switch_tlb_context(unsigned ctx, uint64_t tag) {
+  TlbContext* want = &m_tlb_ctx[ctx & 1];
+  if (ctx == 1 && tag != m_guest_ctx_tag) {
+    want->sup.flush(true);
+    want->user.flush(true);
+    m_guest_ctx_tag = tag;
+  }
+  m_ctx = want;
+  m_blocks.flush_front();  // the RIP front cache is keyed by linear address
+  mode_changed();
+}
+
+void Core::flush_guest_tlb_context() {
+  m_tlb_ctx[1].sup.flush(true);
+  m_tlb_ctx[1].user.flush(true);
+  m_guest_ctx_tag = ~0ull;
+  m_blocks.flush_front();
+}
+
 void Core::flush_tlb_page(uint64_t lin) {
-  m_tlb_sup.flush_page(lin);
-  m_tlb_user.flush_page(lin);
+  m_ctx->sup.flush_page(lin);
+  m_ctx->user.flush_page(lin);
   m_blocks.flush_front();
   if (m_timing) m_timing->flush_tlb_page(lin);
 }

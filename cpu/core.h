@@ -273,6 +273,10 @@ class Core {
   void mode_changed();        // CR0/CR4/EFER/CS/SS/RFLAGS.VM changes: recompute derived state
   void update_seg_base(unsigned seg);  // after writing s.seg[seg].base directly
   void flush_tlb(bool include_global);
+  // VMX: switch the translation context (0 host, 1 guest with VPID); `tag` identifies the guest
+  // context's VPID/EPTP, a different tag drops its translations.
+  void switch_tlb_context(unsigned ctx, uint64_t tag);
+  void flush_guest_tlb_context();
   void flush_tlb_page(uint64_t lin);
 
   // I/O permission for IN/OUT/INS/OUTS (SDM Vol. 1 §19.5): IOPL, then the TSS I/O bitmap.
@@ -396,12 +400,20 @@ class Core {
   uint32_t m_mode_key = 0;
   DecodeMode m_decode_mode{};
   bool m_stack32 = false;
-  FastTlb m_tlb_sup, m_tlb_user;
+  // Translation contexts: [0] the host (and a guest without VPID), [1] a guest with a VPID. A VM
+  // entry/exit with VPID switches contexts instead of flushing (SDM §29.1); the guest context is
+  // dropped when the VPID or EPTP it was filled under changes, and by INVVPID/INVEPT.
+  struct TlbContext {
+    FastTlb sup, user;
+  };
+  TlbContext m_tlb_ctx[2];
+  TlbContext* m_ctx = &m_tlb_ctx[0];
+  uint64_t m_guest_ctx_tag = ~0ull;  // (EPTP, VPID) the guest context holds translations for
   // Alignment checking (CR0.AM, RFLAGS.AC, CPL 3) routes every access through the slow path,
   // where misaligned accesses raise #AC: the core then reads through this always-empty TLB.
   FastTlb m_tlb_none;
   bool m_align_check = false;
-  FastTlb* m_tlb = &m_tlb_sup;
+  FastTlb* m_tlb = &m_tlb_ctx[0].sup;
 
   // Execution control.
   Cycles m_cycles = 0;

@@ -43,8 +43,8 @@ void Core::debug_regs_changed() {
   for (unsigned i = 0; i < 4; ++i) {
     for (uint64_t p : {m_bp_pages[i], pages[i]}) {
       if (p == ~0ull) continue;
-      m_tlb_sup.flush_page(p);
-      m_tlb_user.flush_page(p);
+      m_ctx->sup.flush_page(p);
+      m_ctx->user.flush_page(p);
     }
     m_bp_pages[i] = pages[i];
   }

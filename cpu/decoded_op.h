@@ -21,7 +21,9 @@ enum class RegClass : uint8_t { kNone, kGpr, kSeg, kCr, kDr, kXmm, kMmx, kX87, k
 // Timing classes: the CPU profile gives each a latency (ARCHITECTURE §3).
 enum class TimingClass : uint8_t {
   kAlu, kMov, kLoad, kStore, kMul, kDiv, kBranch, kCall, kString, kSerializing, kSystem,
-  kMsr, kCpuid, kCrWrite, kInvlpg, kIo, kHalt, kFpu, kSse, kNop, kCount
+  kMsr, kCpuid, kCrWrite, kInvlpg, kIo, kHalt, kFpu, kSse, kNop,
+  kEvent,  // delivery of an exception or interrupt through the IDT (not an instruction)
+  kCount
 };
 const char* to_string(TimingClass c);
 

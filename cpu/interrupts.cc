@@ -1,5 +1,6 @@
 // Event delivery: exceptions and interrupts through the IVT/IDT in every mode, #DF and triple
 // fault, IRET, and the block-boundary attention handler (SDM Vol. 3 §6).
+#include <algorithm>
 #include <cstdio>
 
 #include "cpu/core.h"
@@ -100,6 +101,9 @@ void Core::deliver_event(uint8_t vector, bool has_error, uint32_t error, bool so
                  m_params.apic_id, vector, software ? " (software)" : "", has_error ? error : 0,
                  s.seg[kCs].selector, static_cast<unsigned long long>(s.rip),
                  static_cast<unsigned long long>(s.cr2));
+  // Every delivery takes time (at least a cycle): a guest whose fault handler itself faults
+  // forever still lets simulated time, and with it timers and the run's limits, advance.
+  m_cycles += std::max<Cycles>(1, m_params.latency[static_cast<int>(TimingClass::kEvent)]);
   const uint32_t ext = software ? 0 : 1;
   const uint64_t old_flags = rflags() | (m_delivering_fault ? rflags::kRf : 0);
   // A #DB clears DR7.GD so that the handler may use the debug registers (SDM §17.2.4). INT n,

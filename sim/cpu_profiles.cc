@@ -34,6 +34,7 @@ const std::vector<CpuProfile>& cpu_profiles() {
         {"system.cpu.latency.io", "500"},
         {"system.cpu.latency.fpu", "3"},
         {"system.cpu.latency.sse", "1"},
+        {"system.cpu.latency.event", "100"},  // IDT delivery of an exception/interrupt
         // Intel optimization manual (248966) §2.2 Tables 2-4..2-6; 7-cpu.com/cpu/Skylake.html
         // (L3 ~42 cycles, RAM 42 cycles + 51 ns, STLB hit 9 cycles); Agner Fog's
         // microarchitecture guide §11 (misprediction 16-20 cycles, 4-wide).
@@ -72,6 +73,7 @@ const std::vector<CpuProfile>& cpu_profiles() {
         {"system.cpu.latency.io", "500"},
         {"system.cpu.latency.fpu", "3"},
         {"system.cpu.latency.sse", "1"},
+        {"system.cpu.latency.event", "110"},  // IDT delivery of an exception/interrupt
         // Intel optimization manual §2.3 Tables 2-9..2-11; 7-cpu.com/cpu/Haswell.html (L3 ~36
         // cycles, RAM 36 cycles + 57 ns, STLB 1024 entries 8-way shared by 4 KiB and 2 MiB).
         {"system.cpu.timing_model", "on"},

@@ -2,10 +2,11 @@
 // permissions, misconfigurations, accessed/dirty flags and the EPT-violation / misconfiguration
 // VM exits. The core calls ept_translate() for every guest-physical address it uses while a
 // guest runs with EPT: its own page-walk references, the final translation, and the paging-off
-// case of an unrestricted guest. Each EPT entry reference is charged through the timing model,
-// so a TLB miss in a guest costs the 2-D walk (up to 24 references).
+// case of an unrestricted guest. The timing model charges the 2-D walk (up to 24 references)
+// when its own TLB misses: ept_walk_refs() lists the EPT references without side effects.
+#include <cstring>
+
 #include "cpu/core.h"
-#include "cpu/timing/timing_model.h"
 #include "vmx_model/vmx_unit.h"
 
 namespace vmxsim::vmx {
@@ -47,7 +48,6 @@ uint64_t VmxUnit::ept_translate(uint64_t gpa, unsigned access, bool paging_struc
   // With accessed/dirty flags on, the processor's accesses to guest paging structures are
   // writes for EPT (it may set their A/D bits; SDM §29.3.3.2).
   if (paging_structure && ad) access |= kW;
-  cpu::timing::TimingModel* tm = c.timing_model();
   uint64_t table = eptp & addr_mask;
   uint64_t perm = kR | kW | kX;
   uint64_t entry_addr[4];
@@ -62,7 +62,6 @@ uint64_t VmxUnit::ept_translate(uint64_t gpa, unsigned access, bool paging_struc
   for (int level = 4; level >= 1; --level) {
     const uint64_t addr = table + ((gpa >> (12 + 9 * (level - 1))) & 0x1ff) * 8;
     const uint64_t e = phys_read(addr, 8);
-    if (tm) c.add_cycles(tm->charge_walk_ref(addr));
     entry_addr[n] = addr;
     entry_val[n] = e;
     ++n;
@@ -98,6 +97,30 @@ uint64_t VmxUnit::ept_translate(uint64_t gpa, unsigned access, bool paging_struc
     }
   }
   return hpa;
+}
+
+bool VmxUnit::ept_walk_refs(uint64_t gpa, uint64_t refs[4], unsigned& n, uint64_t& hpa) {
+  const uint64_t eptp = m_vmcs.get(F::EPT_POINTER);
+  const unsigned maxphy = m_core.params().phys_addr_bits;
+  const uint64_t addr_mask = ((1ull << maxphy) - 1) & ~0xfffull;
+  uint64_t table = eptp & addr_mask;
+  n = 0;
+  for (int level = 4; level >= 1; --level) {
+    const uint64_t addr = table + ((gpa >> (12 + 9 * (level - 1))) & 0x1ff) * 8;
+    refs[n++] = addr;
+    const uint8_t* page = m_core.env().dmi_page(addr, false);
+    if (!page) return false;
+    uint64_t e;
+    std::memcpy(&e, page + (addr & 0xfff), 8);
+    if ((e & 7) == 0) return false;
+    if (level == 1 || (level <= 3 && (e & kEptLarge))) {
+      const uint64_t page_mask = (1ull << (12 + 9 * (level - 1))) - 1;
+      hpa = (e & addr_mask & ~page_mask) | (gpa & page_mask);
+      return true;
+    }
+    table = e & addr_mask;
+  }
+  return false;
 }
 
 uint64_t VmxUnit::guest_phys_read(uint64_t gpa, unsigned size) {

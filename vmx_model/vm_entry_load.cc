@@ -77,8 +77,14 @@ void VmxUnit::load_guest_state() {
   if (!(c.s.cr0 & cr0::kPe)) c.m_cpl = 0;
   c.mode_changed();
   c.debug_regs_changed();
-  // The core's TLB holds one address space at a time: a new context starts empty.
-  c.flush_tlb(true);
+  // With a VPID the guest has its own translation context, kept across exits (SDM §29.1);
+  // without one, VM entry invalidates the VPID-0 mappings the host and guest share.
+  if (ctl_proc2(proc2::kEnableVpid)) {
+    const uint64_t eptp = ctl_proc2(proc2::kEnableEpt) ? m_vmcs.get(F::EPT_POINTER) : 0;
+    c.switch_tlb_context(1, (eptp << 16) ^ m_vmcs.get(F::VIRTUAL_PROCESSOR_ID));
+  } else {
+    c.flush_tlb(true);
+  }
   c.m_attention = true;
   m_mtf_pending = false;
 }

@@ -163,7 +163,10 @@ void VmxUnit::load_host_state() {
   c.m_cpl = 0;
   c.mode_changed();
   c.debug_regs_changed();
-  c.flush_tlb(true);
+  if (ctl_proc2(proc2::kEnableVpid))
+    c.switch_tlb_context(0, 0);  // the host's translations survived in context 0
+  else
+    c.flush_tlb(true);
   c.m_attention = true;
 }
 

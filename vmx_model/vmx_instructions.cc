@@ -269,9 +269,10 @@ void VmxUnit::invept(const DecodedOp& op) {
   const bool all = type == 2 && (m_caps.ept_vpid & (1ull << 26));
   if (!single && !all) return vm_fail(kErrInvalidInvOperand);
   (void)eptp;
-  // Guest-physical and combined mappings live only in the core's TLB, which holds one context
-  // at a time; dropping every mapping is a correct superset of both INVEPT types.
-  c.flush_tlb(true);
+  // Guest-physical and combined mappings live in the guest translation context (and, for a
+  // guest without VPID, in context 0, which every VM entry and exit flushes anyway): dropping
+  // the guest context is a correct superset of both INVEPT types.
+  c.flush_guest_tlb_context();
   vm_succeed();
 }
 
@@ -292,7 +293,7 @@ void VmxUnit::invvpid(const DecodedOp& op) {
   if (type != 2 && vpid == 0) return vm_fail(kErrInvalidInvOperand);
   if (type == 0 && static_cast<uint64_t>(static_cast<int64_t>(addr << 16) >> 16) != addr)
     return vm_fail(kErrInvalidInvOperand);
-  c.flush_tlb(true);
+  c.flush_guest_tlb_context();  // one VPID context: a superset of every INVVPID type
   vm_succeed();
 }
 

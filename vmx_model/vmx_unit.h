@@ -150,6 +150,9 @@ class VmxUnit {
   uint64_t ept_translate(uint64_t gpa, unsigned access, bool paging_structure, bool lin_valid,
                          uint64_t lin, unsigned* perms_out = nullptr);
   bool ept_enabled() const { return ctl_proc2(proc2::kEnableEpt); }
+  // The EPT entries a walk of `gpa` reads (for the timing model; no side effects, no exits).
+  // False when EPT does not map it.
+  bool ept_walk_refs(uint64_t gpa, uint64_t refs[4], unsigned& n, uint64_t& hpa);
 
   // --- VM exits (vm_exit.cc) ------------------------------------------------------------------
   void vm_exit(const VmExit& e);

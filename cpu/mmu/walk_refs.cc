@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "cpu/core.h"
+#include "vmx_model/vmx_unit.h"
 
 namespace vmxsim::cpu {
 
@@ -23,14 +24,29 @@ uint64_t CoreWalkSource::read_entry(uint64_t paddr, unsigned size) {
 bool CoreWalkSource::walk(uint64_t lin, timing::WalkRefs& out) {
   const CpuState& s = m_core.s;
   out = timing::WalkRefs{};
+  // A guest with EPT: each guest-physical address is first translated through EPT, whose
+  // entry references the walk also makes (the 2-D walk). False when EPT does not map it.
+  const bool ept = m_core.ept_active();
+  bool ept_ok = true;
+  auto ept_translate = [&](uint64_t gpa, unsigned slot) {
+    uint64_t hpa = gpa;
+    if (ept && !m_core.vmx().ept_walk_refs(gpa, out.ept[slot], out.ept_n[slot], hpa)) ept_ok = false;
+    return hpa;
+  };
   if (!(s.cr0 & cr0::kPg)) {
     out.page_shift = 30;  // no paging: nothing to walk, one large "page"
-    return true;
+    if (ept) {
+      ept_translate(lin, timing::WalkRefs::kEptFinal);
+      out.page_shift = 12;
+    }
+    return ept_ok;
   }
   const uint64_t mask = ((1ull << m_core.params().phys_addr_bits) - 1) & ~0xfffull;
   auto ref = [&](uint64_t addr, unsigned size) {
-    out.addr[out.n++] = addr;
-    return read_entry(addr, size);
+    const unsigned slot = out.n;
+    const uint64_t hpa = ept_translate(addr, slot);
+    out.addr[out.n++] = hpa;
+    return ept_ok ? read_entry(hpa, size) : 0;
   };
   uint64_t e = 0;
   // Page directory and page table, shared by 4-level and PAE paging.
@@ -70,7 +86,15 @@ bool CoreWalkSource::walk(uint64_t lin, timing::WalkRefs& out) {
     }
   }
   out.global = (e & kPteG) && (s.cr4 & cr4::kPge);
-  return true;
+  if (ept) {
+    // The final guest-physical address (a 4 KiB page of it: the combined translation is cached
+    // at the smaller of the two page sizes; 4 KiB is the conservative choice).
+    const uint64_t page = (1ull << out.page_shift) - 1;
+    const uint64_t gpa = ((out.page_shift == 22 ? (e & 0xffc00000ull) : (e & mask & ~page))) | (lin & page);
+    ept_translate(gpa, timing::WalkRefs::kEptFinal);
+    out.page_shift = 12;
+  }
+  return ept_ok;
 }
 
 }  // namespace vmxsim::cpu

@@ -63,15 +63,16 @@ Cycles TlbModel::miss(Level1& l1, uint64_t lin, unsigned& shift) {
     shift = 63;
     return 0;
   }
-  // Paging off: nothing to walk, the "translation" is free.
-  const Cycles c = refs.n ? walk(lin, refs) : 0;
+  // Paging off: nothing to walk, the "translation" is free (unless EPT translates it).
+  const bool walked = refs.n || refs.ept_n[WalkRefs::kEptFinal];
+  const Cycles c = walked ? walk(lin, refs) : 0;
   unsigned s = size_index(refs.page_shift);
   const uint64_t g = refs.global ? kMarker : 0;
   if (s < 2) m_stlb.insert(stlb_tag(lin, s) | g);
   if (!l1.by_size[s].present()) s = l1.by_size[1].present() && s == 2 ? 1 : 0;  // fragments
   l1.by_size[s].insert((lin >> kShifts[s]) | g);
   shift = kShifts[s];
-  return refs.n ? m_stlb_latency + c : 0;
+  return walked ? m_stlb_latency + c : 0;
 }
 
 Cycles TlbModel::walk(uint64_t lin, WalkRefs& refs) {
@@ -91,7 +92,12 @@ Cycles TlbModel::walk(uint64_t lin, WalkRefs& refs) {
     }
     for (unsigned lvl = first; lvl < 3 && lvl + 1 < refs.n; ++lvl) m_pwc[lvl].insert(lin >> (39 - 9 * lvl));
   }
-  for (unsigned i = first; i < refs.n; ++i) c += charge_walk_ref(refs.addr[i]);
+  for (unsigned i = first; i < refs.n; ++i) {
+    for (unsigned k = 0; k < refs.ept_n[i]; ++k) c += charge_walk_ref(refs.ept[i][k]);
+    c += charge_walk_ref(refs.addr[i]);
+  }
+  for (unsigned k = 0; k < refs.ept_n[WalkRefs::kEptFinal]; ++k)
+    c += charge_walk_ref(refs.ept[WalkRefs::kEptFinal][k]);
   m_stats.walk_cycles += c;
   return c;
 }

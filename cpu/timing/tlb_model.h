@@ -25,6 +25,11 @@ struct WalkRefs {
   unsigned page_shift = 12;  // 12, 21 (2 MiB), 22 (4 MiB, 32-bit paging), 30 (1 GiB)
   bool global = false;
   bool four_level = false;   // addr[0..2] are PML4E/PDPTE/PDE: the page-walk caches apply
+  // A guest with EPT (the 2-D walk): the EPT entries read to translate each guest reference
+  // (ept[i] before addr[i]) and the final guest-physical address (ept[kEptFinal]).
+  static constexpr unsigned kEptFinal = 5;
+  uint64_t ept[6][4] = {};
+  unsigned ept_n[6] = {};
 };
 
 class WalkSource {
