@@ -416,6 +416,8 @@ StopReason Core::run(Cycles until) {
       } catch (const GuestFault& f) {
         retire_partial_block(false);
         handle_fault(f);
+        // Under the monitor trap flag the MTF exit follows the delivery of the fault.
+        if (VMXSIM_UNLIKELY(m_vmx_nonroot) && m_vmx->mtf_enabled()) m_vmx->after_guest_instruction();
       }
     } catch (const vmx::VmxTransition& t) {
       // A VM entry or exit switched the core to another context in the middle of a block (or

@@ -465,8 +465,8 @@ void Core::handle_attention() {
     }
   }
   if (m_activity == ActivityState::kShutdown || m_activity == ActivityState::kWaitForSipi) return;
-  // Guest events that become VM exits (MTF, preemption timer, windows, NMI, external interrupts).
-  if (VMXSIM_UNLIKELY(m_vmx_nonroot) && m_vmx->check_pending_events()) throw vmx::VmxTransition{false};
+  // A guest's monitor-trap-flag exit comes first: it saves pending debug exceptions.
+  if (VMXSIM_UNLIKELY(m_vmx_nonroot) && m_vmx->check_mtf()) throw vmx::VmxTransition{false};
   try {
     // Debug traps of the previous instruction come before NMI and interrupts (SDM Vol. 3
     // Table 6-2); after a single-stepped HLT they wait for the event that ends the halt.
@@ -477,6 +477,9 @@ void Core::handle_attention() {
         deliver_debug_trap();
       }
     }
+    // Guest events that become VM exits (preemption timer, windows, NMI, external interrupts)
+    // come after pending debug exceptions (SDM §26.7.4, kvm-unit-tests preemption_timer_zero).
+    if (VMXSIM_UNLIKELY(m_vmx_nonroot) && m_vmx->check_pending_events()) throw vmx::VmxTransition{false};
     if (m_nmi_pending && !m_nmi_blocked && !m_interrupt_shadow) {
       m_nmi_pending = false;
       m_nmi_blocked = true;

@@ -81,6 +81,10 @@ bool VmxUnit::check_controls(std::string& why) {
   if (procv & proc::kUseTprShadow) {
     CHECK(addr_ok(v.get(F::VIRTUAL_APIC_PAGE_ADDR)), "virtual-APIC page address");
     if (!(proc2v & proc2::kVirtIntrDelivery)) CHECK(v.get32(F::TPR_THRESHOLD) >> 4 == 0, "TPR threshold bits 31:4");
+    if (!(proc2v & (proc2::kVirtIntrDelivery | proc2::kVirtApicAccesses))) {
+      const uint64_t vtpr = phys_read(v.get(F::VIRTUAL_APIC_PAGE_ADDR) + 0x80, 1);
+      CHECK((v.get32(F::TPR_THRESHOLD) & 0xf) <= ((vtpr >> 4) & 0xf), "TPR threshold above VTPR[7:4]");
+    }
   } else {
     CHECK(!(proc2v & (proc2::kVirtX2apicMode | proc2::kApicRegisterVirt | proc2::kVirtIntrDelivery)),
           "APIC virtualization without the TPR shadow");
@@ -135,7 +139,9 @@ bool VmxUnit::check_controls(std::string& why) {
     const uint32_t type = (info >> intr::kTypeShift) & 7;
     const uint32_t vec = info & intr::kVectorMask;
     CHECK(type != 1, "event injection: reserved interruption type");
-    CHECK(type != intr::kOtherEvent || (procv & proc::kMonitorTrapFlag), "event injection: other event without MTF");
+    // Type 7 ("other event", a pending MTF exit) needs MTF to be supported, not enabled.
+    CHECK(type != intr::kOtherEvent || ((m_caps.true_procbased >> 32) & proc::kMonitorTrapFlag),
+          "event injection: other event without MTF support");
     if (type == intr::kNmi) CHECK(vec == 2, "event injection: NMI vector");
     if (type == intr::kHardwareException) CHECK(vec <= 31, "event injection: exception vector");
     if (type == intr::kOtherEvent) CHECK(vec == 0, "event injection: other-event vector");

@@ -61,17 +61,20 @@ void VmxUnit::on_triple_fault() {
   vm_exit(e);
 }
 
+bool VmxUnit::check_mtf() {
+  if (!m_mtf_pending) return false;
+  m_mtf_pending = false;
+  VmExit e;
+  e.reason = kExitMonitorTrapFlag;
+  vm_exit(e);
+  return true;
+}
+
 bool VmxUnit::check_pending_events() {
   Core& c = m_core;
   VmExit e;
-  // Priority (SDM §26.7, Table 7-2 with VMX): MTF, VMX-preemption timer, NMI window, NMI,
-  // interrupt window, external interrupt.
-  if (m_mtf_pending) {
-    m_mtf_pending = false;
-    e.reason = kExitMonitorTrapFlag;
-    vm_exit(e);
-    return true;
-  }
+  // Priority (SDM §26.7, Table 7-2 with VMX): MTF (check_mtf), pending debug exceptions (the
+  // core), VMX-preemption timer, NMI window, NMI, interrupt window, external interrupt.
   if (m_preempt_deadline != ~0ull && c.cycles() >= m_preempt_deadline) {
     e.reason = kExitPreemptionTimer;
     vm_exit(e);

@@ -111,6 +111,7 @@ class VmxUnit {
   // Block-boundary checks: MTF, preemption timer, NMI/interrupt windows, NMIs and external
   // interrupts (true: a VM exit happened or an event was delivered; the caller re-evaluates).
   bool check_pending_events();
+  bool check_mtf();  // a pending monitor-trap-flag VM exit (highest priority)
   // The triple fault / shutdown of a guest becomes exit reason 2.
   void on_triple_fault();
   // While the core delivers an event through the guest IDT (IDT-vectoring information).
