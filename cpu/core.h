@@ -386,6 +386,7 @@ class Core {
   std::unique_ptr<vmx::VmxUnit> m_vmx;
   bool m_vmx_nonroot = false;                        // in VMX non-root operation (a guest runs)
   bool m_ept_active = false;                         // ... with EPT
+  uint64_t m_apic_access_page = ~0ull;               // ... with an APIC-access page (physical)
   // PAE PDPTEs a VM entry with EPT loaded from the VMCS (SDM §27.3.2.4); a guest MOV to CR0,
   // CR3 or CR4 reloads them from guest memory (then the walk reads them, through EPT).
   bool m_pdptes_loaded = false;

@@ -204,4 +204,82 @@ void VmxUnit::exit_after_instruction(uint32_t reason, uint64_t qualification) {
   throw VmxTransition{true};
 }
 
+// --- the APIC-access page (SDM §30.4): xAPIC MMIO of a guest ---------------------------------
+
+namespace {
+// Registers whose reads APIC-register virtualization serves from the virtual-APIC page.
+bool read_virtualized(unsigned reg) {
+  switch (reg) {
+    case 0x20: case 0x30: case 0x80: case 0xb0: case 0xd0: case 0xe0: case 0xf0: case 0x280:
+    case 0x300: case 0x310: case 0x380: case 0x3e0:
+      return true;
+    default:
+      return (reg >= 0x100 && reg <= 0x270) || (reg >= 0x320 && reg <= 0x370);
+  }
+}
+// Registers whose writes it stores in the virtual-APIC page, followed by an APIC-write exit.
+bool write_virtualized(unsigned reg) {
+  switch (reg) {
+    case 0x20: case 0xb0: case 0xd0: case 0xe0: case 0xf0: case 0x280: case 0x300: case 0x380:
+    case 0x3e0:
+      return true;
+    default:
+      return reg >= 0x320 && reg <= 0x370;
+  }
+}
+}  // namespace
+
+[[noreturn]] void VmxUnit::apic_access_exit(unsigned off, unsigned type) {
+  cpu::Core& c = m_core;
+  VmExit e;
+  e.reason = kExitApicAccess;
+  e.qualification = (off & 0xfff) | (static_cast<uint64_t>(type) << 12);
+  e.has_instr = true;
+  e.instr_len = c.m_cur_op ? c.m_cur_op->len : 0;
+  vm_exit(e);
+  throw VmxTransition{false};
+}
+
+uint64_t VmxUnit::apic_access_read(unsigned off, unsigned size) {
+  const unsigned reg = off & ~0xfu;
+  const bool in_register = (off & 0xf) + size <= 4;  // within the register's first dword
+  const bool served = in_register && (ctl_proc2(proc2::kApicRegisterVirt)
+                                          ? read_virtualized(reg)
+                                          : (reg == kVtpr && ctl_proc(proc::kUseTprShadow)));
+  if (!served) apic_access_exit(off, 0);  // linear read
+  return phys_read(m_vmcs.get(F::VIRTUAL_APIC_PAGE_ADDR) + off, size);
+}
+
+void VmxUnit::apic_access_write(unsigned off, unsigned size, uint64_t v) {
+  const unsigned reg = off & ~0xfu;
+  const bool whole = (off & 0xf) == 0 && size == 4;
+  const uint64_t page = m_vmcs.get(F::VIRTUAL_APIC_PAGE_ADDR);
+  if (whole && reg == kVtpr && ctl_proc(proc::kUseTprShadow)) {
+    phys_write(page + kVtpr, 4, v);
+    virtualize_tpr_write(true);
+    return;
+  }
+  if (whole && reg == 0xb0 && ctl_proc2(proc2::kVirtIntrDelivery)) {
+    phys_write(page + 0xb0, 4, v);
+    virtualize_eoi();
+    return;
+  }
+  if (whole && reg == 0x310 && ctl_proc2(proc2::kApicRegisterVirt)) {
+    phys_write(page + 0x310, 4, v & 0xff000000u);  // ICR high: only the destination byte
+    return;
+  }
+  if (whole && ctl_proc2(proc2::kApicRegisterVirt) && write_virtualized(reg)) {
+    phys_write(page + reg, 4, v);
+    // A fixed self-IPI through the ICR (shorthand "self", edge) is virtualized with VID.
+    const uint32_t icr = static_cast<uint32_t>(v);
+    if (reg == 0x300 && ctl_proc2(proc2::kVirtIntrDelivery) && ((icr >> 18) & 3) == 1 &&
+        ((icr >> 8) & 7) == 0 && !(icr & (1u << 15)) && (icr & 0xff) >= 16) {
+      virtualize_self_ipi(icr & 0xff);
+      return;
+    }
+    exit_after_instruction(kExitApicWrite, reg);  // trap-like: the VMM emulates the write
+  }
+  apic_access_exit(off, 1);  // linear write
+}
+
 }  // namespace vmxsim::vmx

@@ -67,6 +67,7 @@ void VmxUnit::load_guest_state() {
 
   c.m_vmx_nonroot = true;
   c.m_ept_active = ctl_proc2(proc2::kEnableEpt);
+  c.m_apic_access_page = ctl_proc2(proc2::kVirtApicAccesses) ? (v.get(F::APIC_ACCESS_ADDR) & ~0xfffull) : ~0ull;
   c.m_pdptes_loaded = false;
   if (c.m_ept_active && (c.s.cr0 & cr0::kPg) && (c.s.cr4 & cpu::cr4::kPae) && !(c.s.efer & efer::kLma)) {
     for (unsigned i = 0; i < 4; ++i) c.m_pdpte[i] = v.get(static_cast<F>(static_cast<unsigned>(F::GUEST_PDPTE0) + i));

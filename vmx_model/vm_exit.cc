@@ -159,6 +159,7 @@ void VmxUnit::load_host_state() {
   c.m_activity = cpu::ActivityState::kActive;
   c.m_vmx_nonroot = false;
   c.m_ept_active = false;
+  c.m_apic_access_page = ~0ull;
   c.m_pdptes_loaded = false;
   c.m_cpl = 0;
   c.mode_changed();

@@ -48,7 +48,8 @@ VmxCaps make_vmx_caps(const cpu::CpuFeatures& f, uint64_t cr4_supported, unsigne
   c.true_procbased = ctl(kProcTrueDefault1, proc_may1);
 
   uint32_t proc2_may1 = proc2::kDescTableExiting | proc2::kWbinvdExiting | proc2::kVmcsShadowing |
-                        proc2::kVirtX2apicMode | proc2::kApicRegisterVirt | proc2::kVirtIntrDelivery |
+                        proc2::kVirtApicAccesses | proc2::kVirtX2apicMode | proc2::kApicRegisterVirt |
+                        proc2::kVirtIntrDelivery |
                         proc2::kRdrandExiting | proc2::kRdseedExiting |
                         (f.rdtscp ? proc2::kEnableRdtscp : 0) |
                         (f.invpcid ? proc2::kEnableInvpcid : 0);

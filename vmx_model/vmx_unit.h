@@ -142,6 +142,10 @@ class VmxUnit {
   bool virtual_x2apic_write(uint32_t msr, uint64_t v);
   // VM entry: the TPR-threshold check or the evaluation of pending virtual interrupts.
   void apic_virt_on_entry();
+  // A guest's data access to the APIC-access page (offset within the page): served from the
+  // virtual-APIC page, or an APIC-access / APIC-write VM exit.
+  uint64_t apic_access_read(unsigned off, unsigned size);
+  void apic_access_write(unsigned off, unsigned size, uint64_t v);
 
   // --- EPT (ept.cc) ---------------------------------------------------------------------------
   // Guest-physical -> host-physical for an access (bits: 1 read, 2 write, 4 execute); EPT
@@ -206,6 +210,7 @@ class VmxUnit {
   void process_posted_interrupts();
   static VmcsField field_plus_eoi(unsigned i);
   [[noreturn]] void exit_after_instruction(uint32_t reason, uint64_t qualification);
+  [[noreturn]] void apic_access_exit(unsigned off, unsigned type);
   [[noreturn]] void ept_exit(uint32_t reason, uint64_t gpa, uint64_t qual, bool lin_valid, uint64_t lin);
 
   void request_attention();

@@ -2,6 +2,7 @@
 // detection, and the stack helpers built on them.
 #include "cpu/code_map.h"
 #include "cpu/core.h"
+#include "vmx_model/vmx_unit.h"
 
 namespace vmxsim::cpu {
 
@@ -45,7 +46,10 @@ uint64_t Core::read_slow(uint64_t lin, unsigned size) {
   if (VMXSIM_UNLIKELY(m_align_check) && (lin & (size - 1)) && size <= 8) raise(kAc, 0);
   const unsigned off = lin & 0xfff;
   if (off + size <= 4096) {
-    const uint64_t v = phys_read(translate(lin, kAccessRead), size);
+    const uint64_t p = translate(lin, kAccessRead);
+    // A guest's xAPIC MMIO through the APIC-access page is virtualized (never in the fast TLB).
+    if (VMXSIM_UNLIKELY((p & ~0xfffull) == m_apic_access_page)) return m_vmx->apic_access_read(p & 0xfff, size);
+    const uint64_t v = phys_read(p, size);
     if (VMXSIM_UNLIKELY(m_bp_read_mask)) check_data_breakpoints(lin, size, false);
     return v;
   }
@@ -69,7 +73,9 @@ void Core::write_slow(uint64_t lin, unsigned size, uint64_t v) {
   if (VMXSIM_UNLIKELY(m_align_check) && (lin & (size - 1)) && size <= 8) raise(kAc, 0);
   const unsigned off = lin & 0xfff;
   if (off + size <= 4096) {
-    phys_write(translate(lin, kAccessWrite), size, v);
+    const uint64_t p = translate(lin, kAccessWrite);
+    if (VMXSIM_UNLIKELY((p & ~0xfffull) == m_apic_access_page)) return m_vmx->apic_access_write(p & 0xfff, size, v);
+    phys_write(p, size, v);
     if (VMXSIM_UNLIKELY(m_bp_data_mask)) check_data_breakpoints(lin, size, true);
     return;
   }

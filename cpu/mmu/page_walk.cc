@@ -156,9 +156,11 @@ uint64_t Core::translate(uint64_t lin, unsigned access) {
   unsigned ept_perms = 7;
   if (ept) phys = m_vmx->ept_translate(phys, ept_access, false, true, lin, &ept_perms);
 
-  // Install the translation when the page is RAM.
+  // Install the translation when the page is RAM (a guest's APIC-access page never: its
+  // accesses are virtualized on the slow path).
   const uint64_t ppage = phys & ~0xfffull;
-  if (uint8_t* host = m_env.dmi_page(ppage, true)) {
+  uint8_t* host = VMXSIM_UNLIKELY(ppage == m_apic_access_page) ? nullptr : m_env.dmi_page(ppage, true);
+  if (host) {
     FastTlbEntry& e = tlb.entry(lin);
     // SMAP makes supervisor data accesses to user pages depend on RFLAGS.AC: keep them slow.
     const bool smap_sensitive = !user && page_user && (s.cr4 & cr4::kSmap);
