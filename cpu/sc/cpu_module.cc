@@ -37,6 +37,7 @@ sc_time CpuModule::local_time_offset() const {
 }
 
 void CpuModule::wake() {
+  m_woken = true;
   m_core->signal_interrupt();
   m_wake_event.notify(SC_ZERO_TIME);
 }
@@ -74,7 +75,10 @@ void CpuModule::run_thread() {
         break;
       case StopReason::kHalted:
       case StopReason::kWaitForSipi: {
-        // Sleep until the next local timer event or until something wakes us.
+        // Sleep until the next local timer event or until something wakes us. A wake-up that
+        // arrives while we catch up with global time (an IPI from a core that ran meanwhile)
+        // must not be lost: an sc_event notified with nobody waiting is gone.
+        m_woken = false;
         wait(local_time_offset());
         // Dormant: nothing but INIT/SIPI or an NMI can wake the core (a guest's preemption timer
         // and external-interrupt exiting keep it awake).
@@ -85,7 +89,9 @@ void CpuModule::run_thread() {
         // A halted guest also wakes for its VMX-preemption timer.
         if (r == StopReason::kHalted) next = std::min(next, core.next_internal_event());
         const uint64_t before = core.cycles();
-        if (next != ~0ull && next > core.cycles()) {
+        if (m_woken) {
+          // woken while catching up: run again at once
+        } else if (next != ~0ull && next > core.cycles()) {
           wait(cycles_to_time(next - core.cycles()), m_wake_event);
         } else if (next == ~0ull) {
           wait(m_wake_event);

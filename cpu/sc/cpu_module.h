@@ -79,6 +79,7 @@ class CpuModule : public sc_core::sc_module, public CpuEnv {
   StopHandler m_on_stop;
   std::function<void(bool)> m_on_dormant;
   sc_core::sc_event m_wake_event;
+  bool m_woken = false;  // wake() ran since the core last decided to sleep
   bool m_shutdown_reported = false;
 
   // DMI cache: regions granted by the memory bus (the RAM grants per chunk).
