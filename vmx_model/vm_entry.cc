@@ -41,6 +41,19 @@ bool valid_pat(uint64_t pat) {
 
 }  // namespace
 
+// SDM §27.2.1.1: memory type UC or WB as supported, 4-level walks, A/D only if supported, no
+// reserved bits. Also what VMFUNC's EPTP switching checks of a list entry.
+bool VmxUnit::eptp_valid(uint64_t eptp, std::string& why) const {
+  const unsigned type = eptp & 7;
+  const unsigned maxphy = m_core.params().phys_addr_bits;
+  CHECK((type == 0 && (m_caps.ept_vpid & (1ull << 8))) || (type == 6 && (m_caps.ept_vpid & (1ull << 14))),
+        "EPTP memory type");
+  CHECK(((eptp >> 3) & 7) == 3, "EPTP page-walk length");
+  if (eptp & (1ull << 6)) CHECK(m_caps.ept_vpid & (1ull << 21), "EPTP accessed/dirty flags");
+  CHECK((eptp & 0xf80) == 0 && (eptp >> maxphy) == 0, "EPTP reserved bits");
+  return true;
+}
+
 uint64_t VmxUnit::tsc_to_cycles(uint64_t ticks) const {
   const auto& p = m_core.params();
   return static_cast<uint64_t>(static_cast<unsigned __int128>(ticks) * p.core_hz / p.tsc_hz);
@@ -104,14 +117,14 @@ bool VmxUnit::check_controls(std::string& why) {
     CHECK((d & 0x3f) == 0 && (d >> maxphy) == 0, "posted-interrupt descriptor address");
   }
   if (proc2v & proc2::kEnableVpid) CHECK(v.get(F::VIRTUAL_PROCESSOR_ID) != 0, "VPID is 0");
-  if (proc2v & proc2::kEnableEpt) {
-    const uint64_t eptp = v.get(F::EPT_POINTER);
-    const unsigned type = eptp & 7;
-    CHECK((type == 0 && (m_caps.ept_vpid & (1ull << 8))) || (type == 6 && (m_caps.ept_vpid & (1ull << 14))),
-          "EPTP memory type");
-    CHECK(((eptp >> 3) & 7) == 3, "EPTP page-walk length");
-    if (eptp & (1ull << 6)) CHECK(m_caps.ept_vpid & (1ull << 21), "EPTP accessed/dirty flags");
-    CHECK((eptp & 0xf80) == 0 && (eptp >> maxphy) == 0, "EPTP reserved bits");
+  if ((proc2v & proc2::kEnableEpt) && !eptp_valid(v.get(F::EPT_POINTER), why)) return false;
+  if (proc2v & proc2::kEnableVmfunc) {
+    const uint64_t fns = v.get(F::VM_FUNCTION_CONTROL);
+    CHECK((fns & ~m_caps.vmfunc) == 0, "VM-function controls: reserved bits");
+    if (fns & 1) {
+      CHECK(proc2v & proc2::kEnableEpt, "EPTP switching without EPT");
+      CHECK(addr_ok(v.get(F::EPTP_LIST_ADDRESS)), "EPTP-list address");
+    }
   }
   if (proc2v & proc2::kUnrestrictedGuest) CHECK(proc2v & proc2::kEnableEpt, "unrestricted guest without EPT");
   if (proc2v & proc2::kVmcsShadowing) {

@@ -81,13 +81,17 @@ void VmxUnit::load_guest_state() {
   // With a VPID the guest has its own translation context, kept across exits (SDM §29.1);
   // without one, VM entry invalidates the VPID-0 mappings the host and guest share.
   if (ctl_proc2(proc2::kEnableVpid)) {
-    const uint64_t eptp = ctl_proc2(proc2::kEnableEpt) ? m_vmcs.get(F::EPT_POINTER) : 0;
-    c.switch_tlb_context(1, (eptp << 16) ^ m_vmcs.get(F::VIRTUAL_PROCESSOR_ID));
+    c.switch_tlb_context(1, guest_tlb_tag());
   } else {
     c.flush_tlb(true);
   }
   c.m_attention = true;
   m_mtf_pending = false;
+}
+
+uint64_t VmxUnit::guest_tlb_tag() const {
+  const uint64_t eptp = ctl_proc2(proc2::kEnableEpt) ? m_vmcs.get(F::EPT_POINTER) : 0;
+  return (eptp << 16) ^ m_vmcs.get(F::VIRTUAL_PROCESSOR_ID);
 }
 
 void VmxUnit::arm_preemption_timer() {

@@ -53,7 +53,7 @@ VmxCaps make_vmx_caps(const cpu::CpuFeatures& f, uint64_t cr4_supported, unsigne
                         proc2::kRdrandExiting | proc2::kRdseedExiting |
                         (f.rdtscp ? proc2::kEnableRdtscp : 0) |
                         (f.invpcid ? proc2::kEnableInvpcid : 0);
-  if (ept) proc2_may1 |= proc2::kEnableEpt;
+  if (ept) proc2_may1 |= proc2::kEnableEpt | proc2::kEnableVmfunc;
   if (f.vmx_vpid) proc2_may1 |= proc2::kEnableVpid;
   if (ept && f.vmx_unrestricted_guest) proc2_may1 |= proc2::kUnrestrictedGuest;
   c.procbased2 = ctl(0, proc2_may1);
@@ -77,6 +77,7 @@ VmxCaps make_vmx_caps(const cpu::CpuFeatures& f, uint64_t cr4_supported, unsigne
   c.misc = c.preemption_timer_rate | (1ull << 5) | (1ull << 6) | (1ull << 7) | (1ull << 8) |
            (4ull << 16) | (1ull << 29) | (1ull << 30);
 
+  c.vmfunc = ept ? 1 : 0;  // IA32_VMX_VMFUNC: EPTP switching (function 0)
   c.cr0_fixed0 = 0x80000021;  // PE, NE, PG (relaxed for PE/PG by unrestricted guest)
   c.cr0_fixed1 = 0xffffffff;
   c.cr4_fixed0 = 0x2000;      // VMXE

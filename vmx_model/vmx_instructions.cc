@@ -2,6 +2,8 @@
 // VMREAD, VMWRITE, VMCALL, INVEPT, INVVPID, with their checks in the SDM's order; VMLAUNCH and
 // VMRESUME start in vm_entry.cc. Each ends in VMsucceed, VMfailInvalid or VMfailValid(n), a
 // fault, or (in VMX non-root operation) a VM exit.
+#include <string>
+
 #include "cpu/core.h"
 #include "cpu/decode/isa_table.h"
 #include "vmx_model/vmx_unit.h"
@@ -254,6 +256,29 @@ void VmxUnit::vmcall(const DecodedOp& op) {
   vm_fail(kErrVmcallInRoot);
 }
 
+// VMFUNC (SDM Vol. 3C §26.5.6): only in VMX non-root operation with "enable VM functions";
+// function 0 is EPTP switching (EPT_POINTER = entry ECX of the EPTP list, no VM exit). A function
+// that is not enabled, an index above 511 or an invalid EPTP is a VM exit (reason 59).
+void VmxUnit::vmfunc(const DecodedOp& op) {
+  Core& c = m_core;
+  if (!c.vmx_nonroot() || !ctl_proc2(proc2::kEnableVmfunc)) c.raise_ud();
+  const uint32_t fn = static_cast<uint32_t>(c.reg<4>(cpu::kRax));
+  if (fn >= 64 || !((m_vmcs.get(VmcsField::VM_FUNCTION_CONTROL) >> fn) & 1)) exit_for_instruction(kExitVmfunc);
+  const uint32_t index = static_cast<uint32_t>(c.reg<4>(cpu::kRcx));
+  if (index >= 512) exit_for_instruction(kExitVmfunc);
+  const uint64_t eptp = phys_read(m_vmcs.get(VmcsField::EPTP_LIST_ADDRESS) + 8ull * index, 8);
+  std::string why;
+  if (!eptp_valid(eptp, why)) exit_for_instruction(kExitVmfunc);
+  m_vmcs.set(VmcsField::EPT_POINTER, eptp);
+  m_vmcs.set(VmcsField::EPTP_INDEX, index);
+  // The guest now translates through another EPT: a new translation context.
+  if (ctl_proc2(proc2::kEnableVpid))
+    c.switch_tlb_context(1, guest_tlb_tag());
+  else
+    c.flush_tlb(true);
+  c.end_block();
+}
+
 void VmxUnit::invept(const DecodedOp& op) {
   Core& c = m_core;
   if (!vmx_mode_ok() || !(m_caps.procbased2 >> 32 & proc2::kEnableEpt) || op.kind[1] != OpKind::kMem)
@@ -334,6 +359,7 @@ void register_vmx(IsaTable& t) {
   t.add(ZYDIS_MNEMONIC_VMCALL, &sel<&call<&VmxUnit::vmcall>>, kT, kAttrs, g);
   t.add(ZYDIS_MNEMONIC_INVEPT, &sel<&call<&VmxUnit::invept>>, kT, kAttrs, g);
   t.add(ZYDIS_MNEMONIC_INVVPID, &sel<&call<&VmxUnit::invvpid>>, kT, kAttrs, g);
+  t.add(ZYDIS_MNEMONIC_VMFUNC, &sel<&call<&VmxUnit::vmfunc>>, kT, kAttrs, g);
   (void)&vmx_absent;
 }
 

@@ -65,6 +65,7 @@ class VmxUnit {
   void vmwrite(const cpu::DecodedOp& op);
   void vmlaunch_vmresume(const cpu::DecodedOp& op, bool launch);
   void vmcall(const cpu::DecodedOp& op);
+  void vmfunc(const cpu::DecodedOp& op);
   void invept(const cpu::DecodedOp& op);
   void invvpid(const cpu::DecodedOp& op);
 
@@ -183,6 +184,9 @@ class VmxUnit {
 
   // vm_entry.cc
   bool check_controls(std::string& why);
+  bool eptp_valid(uint64_t eptp, std::string& why) const;
+  // The guest translation context's identity (EPTP and VPID): a change drops its TLB entries.
+  uint64_t guest_tlb_tag() const;
   bool check_host_state(std::string& why);
   bool check_guest_state(std::string& why, uint64_t& qualification);
   void load_guest_state();

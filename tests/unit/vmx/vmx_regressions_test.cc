@@ -296,3 +296,60 @@ TEST_F(VmxRegression, X2apicIcrReadFromVirtualApicOffset300) {
 
 }  // namespace
 }  // namespace vmxsim::test
+
+namespace vmxsim::test {
+namespace {
+
+// VMFUNC EPTP switching (SDM §26.5.6.3), added with the instruction: an identity EPT at
+// kEpt0, a second PML4 sharing its PDPT at kEpt1, and an EPTP list naming both.
+class VmfuncTest : public VmxRegression {
+ protected:
+  static constexpr uint64_t kEpt0 = 0x140000, kPdpt = 0x141000, kPd = 0x142000, kEpt1 = 0x143000,
+                            kList = 0x144000;
+  static constexpr uint64_t kEptp0 = kEpt0 | (3 << 3) | 6, kEptp1 = kEpt1 | (3 << 3) | 6;
+  void SetUp() override {
+    VmxRegression::SetUp();
+    h.m.write_value<uint64_t>(kEpt0, kPdpt | 7);
+    h.m.write_value<uint64_t>(kEpt1, kPdpt | 7);
+    h.m.write_value<uint64_t>(kPdpt, kPd | 7);
+    for (uint64_t i = 0; i < 2; ++i)  // 2 MiB pages, RWX, write-back
+      h.m.write_value<uint64_t>(kPd + 8 * i, (i << 21) | (1 << 7) | (6 << 3) | 7);
+    h.m.write_value<uint64_t>(kList, kEptp0);
+    h.m.write_value<uint64_t>(kList + 8, kEptp1);
+    h.set_bits(F::CPU_BASED_VM_EXEC_CONTROL, vx::proc::kActivateSecondary);
+    h.set_bits(F::SECONDARY_VM_EXEC_CONTROL, vx::proc2::kEnableEpt | vx::proc2::kEnableVmfunc);
+    h.set(F::EPT_POINTER, kEptp0);
+    h.set(F::VM_FUNCTION_CONTROL, 1);
+    h.set(F::EPTP_LIST_ADDRESS, kList);
+  }
+};
+
+TEST_F(VmfuncTest, EptpSwitchingWithoutExit) {
+  const std::vector<uint8_t> vmfunc = {0x0f, 0x01, 0xd4};
+  h.guest_code(mov_eax(0) + mov_ecx(1) + vmfunc + kVmcall);
+  launch_expect_exit();
+  EXPECT_EQ(h.exit_reason(), vx::kExitVmcall);
+  EXPECT_EQ(h.field(F::EPT_POINTER), kEptp1);
+  EXPECT_EQ(h.field(F::EPTP_INDEX), 1u);
+}
+
+TEST_F(VmfuncTest, IndexAbove511Exits) {
+  const std::vector<uint8_t> vmfunc = {0x0f, 0x01, 0xd4};
+  h.guest_code(mov_eax(0) + mov_ecx(512) + vmfunc + kVmcall);
+  launch_expect_exit();
+  EXPECT_EQ(h.exit_reason(), vx::kExitVmfunc);
+  EXPECT_EQ(h.guest_rip(), VmxHarness::kGuestCode + 10);  // at the VMFUNC
+  EXPECT_EQ(h.field(F::EPT_POINTER), kEptp0);
+}
+
+TEST_F(VmfuncTest, DisabledFunctionExits) {
+  h.set(F::VM_FUNCTION_CONTROL, 0);
+  h.set(F::EPTP_LIST_ADDRESS, 0);
+  const std::vector<uint8_t> vmfunc = {0x0f, 0x01, 0xd4};
+  h.guest_code(mov_eax(0) + mov_ecx(1) + vmfunc + kVmcall);
+  launch_expect_exit();
+  EXPECT_EQ(h.exit_reason(), vx::kExitVmfunc);
+}
+
+}  // namespace
+}  // namespace vmxsim::test
