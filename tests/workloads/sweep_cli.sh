@@ -36,7 +36,10 @@ head -1 "$tmp/j2.csv" | grep -q '^system.cpus,system.cpu.latency.alu,exit_status
 [ "$(column "$tmp/j2.csv" passed | sort -u)" = "True" ] || fail "every point passes"
 diff <(deterministic "$tmp/j1.csv") <(deterministic "$tmp/j2.csv") >/dev/null \
   || fail "-j 1 and -j 2 give different numbers"
-[ -s "$tmp/err" ] && fail "progress bar on a non-terminal stderr without --progress"
+# (A sanitizer build prints its own warnings about SystemC's coroutine stacks: not ours.)
+grep -v -e '==[0-9]*==WARNING: ASan' -e 'False positive error reports may follow' \
+  -e 'google/sanitizers/issues/189' "$tmp/err" | grep -q . \
+  && fail "progress bar on a non-terminal stderr without --progress"
 
 "$vmxsim" sweep --kernel "$wl/hello.elf" --grid system.cpus=1 --out "$tmp/r.json" --progress \
   2>"$tmp/err" || fail "JSON sweep"
