@@ -5,10 +5,6 @@
 
 namespace vmxsim::cpu {
 
-namespace {
-bool canonical(uint64_t v) { return static_cast<uint64_t>(static_cast<int64_t>(v << 16) >> 16) == v; }
-
-}  // namespace
 
 uint64_t Core::cr4_supported() const {
   const CpuFeatures& f = m_params.features;
@@ -82,8 +78,7 @@ void Core::write_cr8(uint64_t v) {
 uint64_t Core::read_cr8() { return (m_env.get_tpr() >> 4) & 0xf; }
 
 void Core::write_efer(uint64_t v) {
-  const uint64_t supported = efer::kSce | efer::kLme | efer::kLma | efer::kNxe;
-  if (v & ~supported) raise_gp0();
+  if (v & ~efer::kSupported) raise_gp0();
   if (((v ^ s.efer) & efer::kLme) && (s.cr0 & cr0::kPg)) raise_gp0();
   v = (v & ~efer::kLma) | (s.efer & efer::kLma);  // LMA is read-only
   const uint64_t old = s.efer;
@@ -150,8 +145,8 @@ bool Core::write_msr(uint32_t msr, uint64_t v) {
       return true;
     case 0x8b: return true;
     case 0x174: s.sysenter_cs = v & 0xffff; return true;
-    case 0x175: if (!canonical(v)) return false; s.sysenter_esp = v; return true;
-    case 0x176: if (!canonical(v)) return false; s.sysenter_eip = v; return true;
+    case 0x175: if (!is_canonical(v)) return false; s.sysenter_esp = v; return true;
+    case 0x176: if (!is_canonical(v)) return false; s.sysenter_eip = v; return true;
     case 0x17a: return v == 0;
     case 0x1a0: s.misc_enable = v; return true;
     case 0x1d9:
@@ -160,10 +155,7 @@ bool Core::write_msr(uint32_t msr, uint64_t v) {
       s.debugctl = v;
       return true;
     case 0x277:
-      for (int i = 0; i < 8; ++i) {
-        const unsigned t = (v >> (8 * i)) & 0xff;
-        if (t == 2 || t == 3 || t > 7) return false;  // PAT memory types (SDM Vol. 3 §11.12.2)
-      }
+      if (!pat_valid(v)) return false;
       s.pat = v;
       return true;
     case 0x2ff:
@@ -174,27 +166,26 @@ bool Core::write_msr(uint32_t msr, uint64_t v) {
     case 0x258: s.mtrr_fixed[1] = v; return true;
     case 0x259: s.mtrr_fixed[2] = v; return true;
     case 0xc0000080: {
-      const uint64_t supported = efer::kSce | efer::kLme | efer::kLma | efer::kNxe;
-      if (v & ~supported) return false;
+      if (v & ~efer::kSupported) return false;
       if (((v ^ s.efer) & efer::kLme) && (s.cr0 & cr0::kPg)) return false;
       write_efer(v);
       return true;
     }
     case 0xc0000081: s.star = v; return true;
-    case 0xc0000082: if (!canonical(v)) return false; s.lstar = v; return true;
-    case 0xc0000083: if (!canonical(v)) return false; s.cstar = v; return true;
+    case 0xc0000082: if (!is_canonical(v)) return false; s.lstar = v; return true;
+    case 0xc0000083: if (!is_canonical(v)) return false; s.cstar = v; return true;
     case 0xc0000084: s.fmask = v & 0xffffffffull; return true;
     case 0xc0000100:
-      if (!canonical(v)) return false;
+      if (!is_canonical(v)) return false;
       s.seg[kFs].base = v;
       m_seg_base[kFs] = v;
       return true;
     case 0xc0000101:
-      if (!canonical(v)) return false;
+      if (!is_canonical(v)) return false;
       s.seg[kGs].base = v;
       m_seg_base[kGs] = v;
       return true;
-    case 0xc0000102: if (!canonical(v)) return false; s.kernel_gs_base = v; return true;
+    case 0xc0000102: if (!is_canonical(v)) return false; s.kernel_gs_base = v; return true;
     case 0xc0000103:
       if ((v >> 32) || !m_params.features.rdtscp) return false;
       s.tsc_aux = v;

@@ -69,6 +69,21 @@ constexpr uint64_t kVme = 1u << 0, kPvi = 1u << 1, kTsd = 1u << 2, kDe = 1u << 3
 }
 namespace efer {
 constexpr uint64_t kSce = 1u << 0, kLme = 1u << 8, kLma = 1u << 10, kNxe = 1u << 11;
+constexpr uint64_t kSupported = kSce | kLme | kLma | kNxe;  // the rest is reserved (#GP)
+}
+
+// A canonical 48-bit linear address: bits 63:47 all equal (SDM Vol. 1 §3.3.7.1).
+inline bool is_canonical(uint64_t v) {
+  return static_cast<uint64_t>(static_cast<int64_t>(v << 16) >> 16) == v;
+}
+
+// IA32_PAT / VMCS PAT fields: every entry a valid memory type (SDM Vol. 3 §11.12.2).
+inline bool pat_valid(uint64_t pat) {
+  for (int i = 0; i < 8; ++i) {
+    const unsigned t = (pat >> (8 * i)) & 0xff;
+    if (t == 2 || t == 3 || t > 7) return false;
+  }
+  return true;
 }
 // Debug status and control (SDM Vol. 3 §17.2.3, §17.2.4).
 namespace dr6 {

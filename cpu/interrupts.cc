@@ -195,7 +195,7 @@ void Core::deliver_event(uint8_t vector, bool has_error, uint32_t error, bool so
     const unsigned nwords = has_error ? 6 : 5;
     for (unsigned i = 0; i < nwords; ++i) {
       rsp -= 8;
-      if (static_cast<uint64_t>(static_cast<int64_t>(rsp << 16) >> 16) != rsp) raise(kSsFault, 0);
+      if (!is_canonical(rsp)) raise(kSsFault, 0);
       write_system(rsp, 8, frame[i]);
     }
     if (new_cpl < m_cpl) set_segment(kSs, new_ss);

@@ -10,6 +10,8 @@
 namespace vmxsim::vmx {
 
 using cpu::Core;
+using cpu::is_canonical;
+using cpu::pat_valid;
 using cpu::Segment;
 namespace ar = cpu::ar;
 namespace cr0 = cpu::cr0;
@@ -19,16 +21,6 @@ namespace rflags = cpu::rflags;
 using F = VmcsField;
 
 namespace {
-
-bool canonical(uint64_t v) { return static_cast<uint64_t>(static_cast<int64_t>(v << 16) >> 16) == v; }
-
-bool valid_pat(uint64_t pat) {
-  for (int i = 0; i < 8; ++i) {
-    const unsigned t = (pat >> (8 * i)) & 0xff;
-    if (t == 2 || t == 3 || t > 7) return false;
-  }
-  return true;
-}
 
 // A failed check: its name goes to the trace and to VmxUnit::m_last_entry_failure.
 #define CHECK(cond, name)   \
@@ -187,12 +179,12 @@ bool VmxUnit::check_host_state(std::string& why) {
   CHECK((hcr0 & m_caps.cr0_fixed0) == m_caps.cr0_fixed0 && (hcr0 & ~m_caps.cr0_fixed1) == 0, "host CR0 fixed bits");
   CHECK(cr4_valid_in_vmx(hcr4), "host CR4 fixed bits");
   CHECK((v.get(F::HOST_CR3) >> maxphy) == 0, "host CR3 reserved bits");
-  CHECK(canonical(v.get(F::HOST_IA32_SYSENTER_ESP)), "host IA32_SYSENTER_ESP canonical");
-  CHECK(canonical(v.get(F::HOST_IA32_SYSENTER_EIP)), "host IA32_SYSENTER_EIP canonical");
-  if (exitv & exitc::kLoadPat) CHECK(valid_pat(v.get(F::HOST_IA32_PAT)), "host IA32_PAT memory types");
+  CHECK(is_canonical(v.get(F::HOST_IA32_SYSENTER_ESP)), "host IA32_SYSENTER_ESP canonical");
+  CHECK(is_canonical(v.get(F::HOST_IA32_SYSENTER_EIP)), "host IA32_SYSENTER_EIP canonical");
+  if (exitv & exitc::kLoadPat) CHECK(pat_valid(v.get(F::HOST_IA32_PAT)), "host IA32_PAT memory types");
   if (exitv & exitc::kLoadEfer) {
     const uint64_t e = v.get(F::HOST_IA32_EFER);
-    CHECK((e & ~(efer::kSce | efer::kLme | efer::kLma | efer::kNxe)) == 0, "host IA32_EFER reserved bits");
+    CHECK((e & ~efer::kSupported) == 0, "host IA32_EFER reserved bits");
     CHECK(bool(e & efer::kLma) == host64, "host IA32_EFER.LMA vs host address-space size");
     CHECK(bool(e & efer::kLme) == host64, "host IA32_EFER.LME vs host address-space size");
   }
@@ -204,7 +196,7 @@ bool VmxUnit::check_host_state(std::string& why) {
   CHECK(v.get(F::HOST_TR_SELECTOR) != 0, "host TR selector is 0");
   if (!host64) CHECK(v.get(F::HOST_SS_SELECTOR) != 0, "host SS selector is 0 without 64-bit host");
   for (F base : {F::HOST_FS_BASE, F::HOST_GS_BASE, F::HOST_GDTR_BASE, F::HOST_IDTR_BASE, F::HOST_TR_BASE})
-    CHECK(canonical(v.get(base)), "host base address canonical");
+    CHECK(is_canonical(v.get(base)), "host base address canonical");
   // §27.2.4 address-space size.
   const bool lma = m_core.s.efer & efer::kLma;
   const bool guest64 = v.get32(F::VM_ENTRY_CONTROLS) & entryc::kIa32eModeGuest;
@@ -220,7 +212,7 @@ bool VmxUnit::check_host_state(std::string& why) {
     CHECK((v.get(F::HOST_RIP) >> 32) == 0, "host RIP bits 63:32 with a 32-bit host");
   } else {
     CHECK(hcr4 & cr4::kPae, "host CR4.PAE is 0 with a 64-bit host");
-    CHECK(canonical(v.get(F::HOST_RIP)), "host RIP canonical");
+    CHECK(is_canonical(v.get(F::HOST_RIP)), "host RIP canonical");
   }
   return true;
 }
@@ -254,12 +246,12 @@ bool VmxUnit::check_guest_state(std::string& why, uint64_t& qual) {
     CHECK(!(gcr4 & cr4::kPcide), "guest CR4.PCIDE outside IA-32e mode");
   }
   CHECK((v.get(F::GUEST_CR3) >> maxphy) == 0, "guest CR3 reserved bits");
-  CHECK(canonical(v.get(F::GUEST_SYSENTER_ESP)), "guest IA32_SYSENTER_ESP canonical");
-  CHECK(canonical(v.get(F::GUEST_SYSENTER_EIP)), "guest IA32_SYSENTER_EIP canonical");
-  if (entryv & entryc::kLoadPat) CHECK(valid_pat(v.get(F::GUEST_IA32_PAT)), "guest IA32_PAT memory types");
+  CHECK(is_canonical(v.get(F::GUEST_SYSENTER_ESP)), "guest IA32_SYSENTER_ESP canonical");
+  CHECK(is_canonical(v.get(F::GUEST_SYSENTER_EIP)), "guest IA32_SYSENTER_EIP canonical");
+  if (entryv & entryc::kLoadPat) CHECK(pat_valid(v.get(F::GUEST_IA32_PAT)), "guest IA32_PAT memory types");
   if (entryv & entryc::kLoadEfer) {
     const uint64_t e = v.get(F::GUEST_IA32_EFER);
-    CHECK((e & ~(efer::kSce | efer::kLme | efer::kLma | efer::kNxe)) == 0, "guest IA32_EFER reserved bits");
+    CHECK((e & ~efer::kSupported) == 0, "guest IA32_EFER reserved bits");
     CHECK(bool(e & efer::kLma) == guest64, "guest IA32_EFER.LMA vs IA-32e mode guest");
     if (gcr0 & cr0::kPg) CHECK(bool(e & efer::kLme) == guest64, "guest IA32_EFER.LME vs IA-32e mode guest");
   }
@@ -271,9 +263,9 @@ bool VmxUnit::check_guest_state(std::string& why, uint64_t& qual) {
   CHECK(!(tr.selector & 4), "guest TR selector TI flag");
   if (!(ldtr.ar & ar::kUnusable)) CHECK(!(ldtr.selector & 4), "guest LDTR selector TI flag");
   if (!v86 && !ug) CHECK((ss.selector & 3) == (cs.selector & 3), "guest SS.RPL differs from CS.RPL");
-  CHECK(canonical(tr.base), "guest TR base canonical");
-  CHECK(canonical(v.get(F::GUEST_FS_BASE)) && canonical(v.get(F::GUEST_GS_BASE)), "guest FS/GS base canonical");
-  if (!(ldtr.ar & ar::kUnusable)) CHECK(canonical(ldtr.base), "guest LDTR base canonical");
+  CHECK(is_canonical(tr.base), "guest TR base canonical");
+  CHECK(is_canonical(v.get(F::GUEST_FS_BASE)) && is_canonical(v.get(F::GUEST_GS_BASE)), "guest FS/GS base canonical");
+  if (!(ldtr.ar & ar::kUnusable)) CHECK(is_canonical(ldtr.base), "guest LDTR base canonical");
   CHECK((cs.base >> 32) == 0, "guest CS base bits 63:32");
   for (unsigned s : {cpu::kSs, cpu::kDs, cpu::kEs}) {
     const Segment g = guest_segment(v, s);
@@ -346,7 +338,7 @@ bool VmxUnit::check_guest_state(std::string& why, uint64_t& qual) {
   }
 
   // §27.3.1.3 descriptor-table registers.
-  CHECK(canonical(v.get(F::GUEST_GDTR_BASE)) && canonical(v.get(F::GUEST_IDTR_BASE)), "guest GDTR/IDTR base canonical");
+  CHECK(is_canonical(v.get(F::GUEST_GDTR_BASE)) && is_canonical(v.get(F::GUEST_IDTR_BASE)), "guest GDTR/IDTR base canonical");
   CHECK((v.get32(F::GUEST_GDTR_LIMIT) >> 16) == 0 && (v.get32(F::GUEST_IDTR_LIMIT) >> 16) == 0, "guest GDTR/IDTR limit bits 31:16");
 
   // §27.3.1.4 RIP and RFLAGS.
@@ -354,7 +346,7 @@ bool VmxUnit::check_guest_state(std::string& why, uint64_t& qual) {
   if (!guest64 || !(cs.ar & ar::kL))
     CHECK((rip >> 32) == 0, "guest RIP bits 63:32");
   else
-    CHECK(canonical(rip), "guest RIP canonical");
+    CHECK(is_canonical(rip), "guest RIP canonical");
   CHECK((gflags & ~0x3f7fd7ull) == 0 && (gflags & 2), "guest RFLAGS reserved bits");
   if (guest64 || !(gcr0 & cr0::kPe)) CHECK(!v86, "guest RFLAGS.VM in IA-32e mode or real mode");
   const uint32_t inj = v.get32(F::VM_ENTRY_INTR_INFO);

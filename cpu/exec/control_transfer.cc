@@ -10,7 +10,7 @@ namespace vmxsim::cpu {
 
 void Core::branch_near(uint64_t target, unsigned opsize) {
   if (opsize == 8) {
-    if (static_cast<uint64_t>(static_cast<int64_t>(target << 16) >> 16) != target) raise_gp0();
+    if (!is_canonical(target)) raise_gp0();
   } else {
     target &= opsize == 4 ? 0xffffffffull : 0xffffull;
     if (target > s.seg[kCs].limit && !in_64bit_mode()) raise_gp0();
@@ -183,7 +183,7 @@ void sysret(Core& c, const DecodedOp& op) {
   if (c.cpl() != 0) c.raise_gp0();
   const bool to64 = op.attrs & attr::kRexW;
   const uint64_t rip = c.s.gpr[kRcx];
-  if (to64 && static_cast<uint64_t>(static_cast<int64_t>(rip << 16) >> 16) != rip) c.raise_gp0();
+  if (to64 && !is_canonical(rip)) c.raise_gp0();
   const uint16_t base = static_cast<uint16_t>(c.s.star >> 48);
   const uint16_t cs = static_cast<uint16_t>(((to64 ? base + 16 : base) & 0xfffc) | 3);
   c.s.seg[kCs] = flat_segment(cs, 3, true, to64, !to64);

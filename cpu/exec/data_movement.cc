@@ -420,7 +420,7 @@ uint64_t stack_mask(const Core& c) {
 // Linear address of the stack slot at stack offset `sp` (already masked to the stack size).
 uint64_t stack_linear(Core& c, uint64_t sp, unsigned size, bool write) {
   if (c.stack_addr_size() == 8) {
-    if (static_cast<uint64_t>(static_cast<int64_t>(sp << 16) >> 16) != sp) c.raise(kSsFault, 0);
+    if (!is_canonical(sp)) c.raise(kSsFault, 0);
     return sp;
   }
   return c.linear_seg(kSs, sp, size, write);

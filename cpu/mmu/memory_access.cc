@@ -6,11 +6,6 @@
 
 namespace vmxsim::cpu {
 
-namespace {
-bool is_canonical(uint64_t lin) {
-  return static_cast<uint64_t>(static_cast<int64_t>(lin << 16) >> 16) == lin;
-}
-}  // namespace
 
 uint64_t Core::phys_read(uint64_t paddr, unsigned size) {
   if (const uint8_t* page = m_env.dmi_page(paddr, false)) {
