@@ -230,14 +230,8 @@ bool write_virtualized(unsigned reg) {
 }  // namespace
 
 [[noreturn]] void VmxUnit::apic_access_exit(unsigned off, unsigned type) {
-  cpu::Core& c = m_core;
-  VmExit e;
-  e.reason = kExitApicAccess;
-  e.qualification = (off & 0xfff) | (static_cast<uint64_t>(type) << 12);
-  e.has_instr = true;
-  e.instr_len = c.m_cur_op ? c.m_cur_op->len : 0;
-  vm_exit(e);
-  throw VmxTransition{false};
+  // Qualification (SDM Table 28-6): page offset, access type.
+  exit_for_instruction(kExitApicAccess, (off & 0xfff) | (static_cast<uint64_t>(type) << 12));
 }
 
 uint64_t VmxUnit::apic_access_read(unsigned off, unsigned size) {

@@ -17,9 +17,7 @@ void VmxUnit::load_guest_state() {
   Core& c = m_core;
   const Vmcs& v = m_vmcs;
   const bool guest64 = ctl_entry(entryc::kIa32eModeGuest);
-  // CR0: ET, NW, CD and the reserved bits are never changed by VM entry (SDM §27.3.2.1).
-  constexpr uint64_t kKeep = cr0::kEt | cr0::kNw | cr0::kCd | 0xffc0ull | (1ull << 17) | (0x3ffull << 19);
-  c.s.cr0 = (c.s.cr0 & kKeep) | (v.get(F::GUEST_CR0) & ~kKeep & 0xffffffffull);
+  c.s.cr0 = (c.s.cr0 & kCr0Unchanged) | (v.get(F::GUEST_CR0) & ~kCr0Unchanged & 0xffffffffull);
   c.s.cr3 = v.get(F::GUEST_CR3);
   c.s.cr4 = v.get(F::GUEST_CR4);
   if (ctl_entry(entryc::kLoadDebugControls)) {

@@ -99,9 +99,9 @@ void VmxUnit::load_host_state() {
   Core& c = m_core;
   const Vmcs& v = m_vmcs;
   const bool host64 = ctl_exit(exitc::kHostAddrSpaceSize);
-  // CR0: ET, NW, CD, the reserved bits and the bits fixed in VMX operation are kept.
-  constexpr uint64_t kKeep = cr0::kEt | cr0::kNw | cr0::kCd | 0xffc0ull | (1ull << 17) | (0x3ffull << 19);
-  c.s.cr0 = ((c.s.cr0 & kKeep) | (v.get(F::HOST_CR0) & ~kKeep & 0xffffffffull)) | m_caps.cr0_fixed0;
+  // The bits fixed in VMX operation stay set too.
+  c.s.cr0 = ((c.s.cr0 & kCr0Unchanged) | (v.get(F::HOST_CR0) & ~kCr0Unchanged & 0xffffffffull)) |
+            m_caps.cr0_fixed0;
   c.s.cr3 = v.get(F::HOST_CR3);
   c.s.cr4 = v.get(F::HOST_CR4) | m_caps.cr4_fixed0;
   c.s.dr[7] = cpu::dr7::kFixed1;

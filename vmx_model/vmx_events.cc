@@ -41,16 +41,12 @@ bool VmxUnit::exception_exits(uint8_t vector, bool has_error, uint32_t error, ui
     exits = exits ? m : !m;
   }
   if (!exits) return false;
-  Core& c = m_core;
-  VmExit e;
+  // Software exceptions (INT3, INTO, INT1) record their instruction's length.
+  VmExit e = software ? instruction_exit(kExitExceptionNmi, qual) : VmExit{};
   e.reason = kExitExceptionNmi;
+  e.qualification = qual;
   e.intr_info = vector | (type << intr::kTypeShift) | (has_error ? intr::kDeliverErrorCode : 0) | intr::kValid;
   e.intr_error = error;
-  e.qualification = qual;
-  if (software) {
-    e.has_instr = true;
-    e.instr_len = c.m_cur_op ? c.m_cur_op->len : 0;
-  }
   vm_exit(e);
   return true;
 }

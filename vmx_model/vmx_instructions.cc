@@ -74,6 +74,10 @@ void VmxUnit::load_vmcs(uint64_t addr) {
   m_core.add_cycles(m_costs.vmptrld_cycles);
 }
 
+unsigned VmxUnit::operand_segment(const DecodedOp& op) {
+  return op.seg < cpu::kNumSegs ? op.seg : static_cast<unsigned>(cpu::kDs);
+}
+
 // VM-exit instruction information for VMX instructions with a memory or register operand
 // (SDM Table 28-13/28-14): scaling, address size, register/memory, segment, index, base, and
 // reg2 (the second register operand).
@@ -86,7 +90,7 @@ uint32_t VmxUnit::instruction_info(const DecodedOp& op, unsigned rm_operand, uns
     info |= (op.reg[rm_operand] & 0xfu) << 3;
   } else {
     info |= op.scale & 3;
-    info |= (op.seg < cpu::kNumSegs ? op.seg : cpu::kDs) << 15;
+    info |= operand_segment(op) << 15;
     if (op.index < cpu::kNumGprs) info |= op.index << 18; else info |= 1u << 22;
     if (op.base < cpu::kNumGprs) info |= op.base << 23; else info |= 1u << 27;
   }
@@ -196,19 +200,35 @@ void VmxUnit::write_field(VmcsField f, uint64_t v) {
   phys_write(m_vmcs.get(VmcsField::VMCS_LINK_POINTER) + region::field_offset(f), 8, truncate_to_width(f, v));
 }
 
-void VmxUnit::vmread(const DecodedOp& op) {
+bool VmxUnit::vmcs_access_checks(const DecodedOp& op, bool write, unsigned& size, VmcsField& f,
+                                 bool& high) {
   Core& c = m_core;
   if (!vmx_mode_ok()) c.raise_ud();
-  const unsigned size = c.in_64bit_mode() ? 8 : 4;
-  const uint64_t enc = c.reg_sized(op.reg[1], size);
-  if (c.vmx_nonroot() && !shadow_access(enc, false))
-    exit_for_instruction(kExitVmread, static_cast<uint64_t>(op.disp), instruction_info(op, 0, 1));
+  size = c.in_64bit_mode() ? 8 : 4;
+  // VMREAD r/m, reg: the encoding is operand 1; VMWRITE reg, r/m: operand 0.
+  const unsigned enc_operand = write ? 0 : 1, rm_operand = write ? 1 : 0;
+  const uint64_t enc = c.reg_sized(op.reg[enc_operand], size);
+  if (c.vmx_nonroot() && !shadow_access(enc, write))
+    exit_for_instruction(write ? kExitVmwrite : kExitVmread, static_cast<uint64_t>(op.disp),
+                         instruction_info(op, rm_operand, enc_operand));
   if (c.cpl() > 0) c.raise_gp0();
-  if (!current_vmcs_valid()) return vm_fail_invalid();
-  if (c.vmx_nonroot() && m_vmcs.get(VmcsField::VMCS_LINK_POINTER) == ~0ull) return vm_fail_invalid();
+  if (!current_vmcs_valid() || (c.vmx_nonroot() && m_vmcs.get(VmcsField::VMCS_LINK_POINTER) == ~0ull)) {
+    vm_fail_invalid();
+    return false;
+  }
+  if (!lookup_field(enc, f, high)) {
+    vm_fail(kErrUnsupportedField);
+    return false;
+  }
+  return true;
+}
+
+void VmxUnit::vmread(const DecodedOp& op) {
+  Core& c = m_core;
+  unsigned size;
   VmcsField f;
   bool high;
-  if (!lookup_field(enc, f, high)) return vm_fail(kErrUnsupportedField);
+  if (!vmcs_access_checks(op, false, size, f, high)) return;
   uint64_t v = read_field(f);
   if (high) v >>= 32;
   if (size == 4) v &= 0xffffffff;
@@ -222,17 +242,10 @@ void VmxUnit::vmread(const DecodedOp& op) {
 
 void VmxUnit::vmwrite(const DecodedOp& op) {
   Core& c = m_core;
-  if (!vmx_mode_ok()) c.raise_ud();
-  const unsigned size = c.in_64bit_mode() ? 8 : 4;
-  const uint64_t enc = c.reg_sized(op.reg[0], size);
-  if (c.vmx_nonroot() && !shadow_access(enc, true))
-    exit_for_instruction(kExitVmwrite, static_cast<uint64_t>(op.disp), instruction_info(op, 1, 0));
-  if (c.cpl() > 0) c.raise_gp0();
-  if (!current_vmcs_valid()) return vm_fail_invalid();
-  if (c.vmx_nonroot() && m_vmcs.get(VmcsField::VMCS_LINK_POINTER) == ~0ull) return vm_fail_invalid();
+  unsigned size;
   VmcsField f;
   bool high;
-  if (!lookup_field(enc, f, high)) return vm_fail(kErrUnsupportedField);
+  if (!vmcs_access_checks(op, true, size, f, high)) return;
   // IA32_VMX_MISC[29]: VMWRITE may write the VM-exit information fields too.
   if (field_info(f).type == FieldType::kReadOnly && !(m_caps.misc & (1ull << 29)))
     return vm_fail(kErrVmwriteReadOnly);
@@ -316,7 +329,7 @@ void VmxUnit::invvpid(const DecodedOp& op) {
   if (lo >> 16) return vm_fail(kErrInvalidInvOperand);  // descriptor bits 63:16 reserved
   const uint16_t vpid = static_cast<uint16_t>(lo);
   if (type != 2 && vpid == 0) return vm_fail(kErrInvalidInvOperand);
-  if (type == 0 && static_cast<uint64_t>(static_cast<int64_t>(addr << 16) >> 16) != addr)
+  if (type == 0 && !cpu::is_canonical(addr))
     return vm_fail(kErrInvalidInvOperand);
   c.flush_guest_tlb_context();  // one VPID context: a superset of every INVVPID type
   vm_succeed();

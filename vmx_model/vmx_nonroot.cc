@@ -9,13 +9,17 @@ namespace vmxsim::vmx {
 using cpu::Core;
 using F = VmcsField;
 
-void VmxUnit::exit_for_instruction(uint32_t reason, uint64_t qualification, uint32_t instr_info) {
-  Core& c = m_core;
+VmExit VmxUnit::instruction_exit(uint32_t reason, uint64_t qualification) const {
   VmExit e;
   e.reason = reason;
   e.qualification = qualification;
   e.has_instr = true;
-  e.instr_len = c.m_cur_op ? c.m_cur_op->len : 0;
+  e.instr_len = m_core.m_cur_op ? m_core.m_cur_op->len : 0;
+  return e;
+}
+
+void VmxUnit::exit_for_instruction(uint32_t reason, uint64_t qualification, uint32_t instr_info) {
+  VmExit e = instruction_exit(reason, qualification);
   e.instr_info = instr_info;
   vm_exit(e);
   throw VmxTransition{false};
@@ -98,23 +102,17 @@ void VmxUnit::on_io(uint16_t port, unsigned size, bool in, bool string, bool rep
   // Exit qualification (SDM Table 28-5): size-1, direction, string, REP, immediate, port.
   uint64_t q = (size - 1) | (in ? 8u : 0u) | (string ? 16u : 0u) | (rep ? 32u : 0u) |
                (imm ? 64u : 0u) | (static_cast<uint64_t>(port) << 16);
-  uint32_t info = 0;
-  if (string) {
-    // INS/OUTS instruction information (IA32_VMX_BASIC[54]): address size and segment.
-    const unsigned as = op.addrsize == 8 ? 2 : op.addrsize == 4 ? 1 : 0;
-    info = (as << 7) | ((in ? cpu::kEs : (op.seg < cpu::kNumSegs ? op.seg : cpu::kDs)) << 15);
-  }
   Core& c = m_core;
-  VmExit e;
-  e.reason = kExitIoInstruction;
-  e.qualification = q;
-  e.has_instr = true;
-  e.instr_len = c.m_cur_op ? c.m_cur_op->len : 0;
-  e.instr_info = info;
+  VmExit e = instruction_exit(kExitIoInstruction, q);
   if (string) {
+    // INS/OUTS instruction information (IA32_VMX_BASIC[54]): address size and segment; the
+    // guest-linear address of the string element.
+    const unsigned seg = in ? static_cast<unsigned>(cpu::kEs) : operand_segment(op);
+    const unsigned as = op.addrsize == 8 ? 2 : op.addrsize == 4 ? 1 : 0;
+    e.instr_info = (as << 7) | (seg << 15);
     const uint64_t ea = in ? c.s.gpr[cpu::kRdi] : c.s.gpr[cpu::kRsi];
     const uint64_t mask = op.addrsize == 8 ? ~0ull : op.addrsize == 4 ? 0xffffffffull : 0xffffull;
-    e.guest_linear = (c.seg_base(in ? cpu::kEs : (op.seg < cpu::kNumSegs ? op.seg : cpu::kDs)) + (ea & mask));
+    e.guest_linear = c.seg_base(seg) + (ea & mask);
     e.has_linear = true;
   }
   vm_exit(e);
@@ -179,27 +177,24 @@ uint64_t VmxUnit::on_mov_from_cr(unsigned cr, unsigned gpr) {
   }
 }
 
-void VmxUnit::on_clts() {
-  // CLTS exits when the host owns CR0.TS and the shadow says TS is set (SDM §26.1.3).
-  const uint64_t mask = m_vmcs.get(F::CR0_GUEST_HOST_MASK);
-  const uint64_t shadow = m_vmcs.get(F::CR0_READ_SHADOW);
-  if ((mask & cpu::cr0::kTs) && (shadow & cpu::cr0::kTs)) exit_for_instruction(kExitCrAccess, cr_qual(0, 2, 0));
+bool VmxUnit::on_clts() {
+  // CLTS exits when the host owns CR0.TS and the shadow says TS is set (SDM §26.1.3); with the
+  // shadow clear it completes without touching the host-owned TS.
+  const bool host_owned = m_vmcs.get(F::CR0_GUEST_HOST_MASK) & cpu::cr0::kTs;
+  if (host_owned && (m_vmcs.get(F::CR0_READ_SHADOW) & cpu::cr0::kTs))
+    exit_for_instruction(kExitCrAccess, cr_qual(0, 2, 0));
+  return host_owned;
 }
 
 uint64_t VmxUnit::on_lmsw(uint16_t value, bool mem, uint64_t lin) {
   // LMSW exits if it would set a host-owned bit of PE/MP/EM/TS to a value other than the shadow,
   // or clear a host-owned PE that the shadow has set (SDM §26.1.3).
-  Core& c = m_core;
   const uint64_t mask = m_vmcs.get(F::CR0_GUEST_HOST_MASK) & 0xf;
   const uint64_t shadow = m_vmcs.get(F::CR0_READ_SHADOW);
   const bool exits = ((value ^ shadow) & mask & 0xe) || ((mask & 1) && !(shadow & 1) && (value & 1));
   if (exits) {
     uint64_t q = cr_qual(0, 3, 0) | (mem ? 64u : 0u) | (static_cast<uint64_t>(value) << 16);
-    VmExit e;
-    e.reason = kExitCrAccess;
-    e.qualification = q;
-    e.has_instr = true;
-    e.instr_len = c.m_cur_op ? c.m_cur_op->len : 0;
+    VmExit e = instruction_exit(kExitCrAccess, q);
     if (mem) { e.guest_linear = lin; e.has_linear = true; }
     vm_exit(e);
     throw VmxTransition{false};

@@ -44,6 +44,11 @@ struct VmxTransition {
 
 class VmxUnit {
  public:
+  // CR0 bits VM entry and VM exit never change: ET, NW, CD and the reserved bits 15:6, 17,
+  // 28:19 (SDM §27.3.2.1, §28.5.1).
+  static constexpr uint64_t kCr0Unchanged = cpu::cr0::kEt | cpu::cr0::kNw | cpu::cr0::kCd |
+                                            0xffc0ull | (1ull << 17) | (0x3ffull << 19);
+
   VmxUnit(cpu::Core& core, const VmxCaps& caps, const VmxCosts& costs);
 
   const VmxCaps& caps() const { return m_caps; }
@@ -96,7 +101,8 @@ class VmxUnit {
   uint64_t on_mov_from_cr(unsigned cr, unsigned gpr);
   uint64_t guest_visible_cr0(uint64_t cr0) const;
   uint64_t guest_visible_cr4(uint64_t cr4) const;
-  void on_clts();
+  // CLTS: may exit; true when CR0.TS belongs to the host (the guest's CLTS leaves it alone).
+  bool on_clts();
   uint64_t on_lmsw(uint16_t value, bool mem, uint64_t lin);
   void on_mov_dr(unsigned dr, bool to_dr, unsigned gpr);
   // TSC as the guest sees it (TSC offsetting).
@@ -178,6 +184,14 @@ class VmxUnit {
   void write_back(const Vmcs& v, uint64_t addr);
   void read_region(Vmcs& v, uint64_t addr);
   bool shadow_access(uint64_t encoding, bool write);
+  // The segment of an instruction's memory operand for VM-exit information (DS when it names
+  // none, as in 64-bit mode without an override).
+  static unsigned operand_segment(const cpu::DecodedOp& op);
+  // The checks VMREAD and VMWRITE share, in the SDM's order (#UD, exit, #GP, VMfail): false
+  // when the instruction already ended; else the operand size, field and high-half access.
+  bool vmcs_access_checks(const cpu::DecodedOp& op, bool write, unsigned& size, VmcsField& f, bool& high);
+  // A VM exit caused by the current instruction (its length recorded).
+  VmExit instruction_exit(uint32_t reason, uint64_t qualification) const;
   uint64_t read_field(VmcsField f);
   void write_field(VmcsField f, uint64_t v);
   uint32_t instruction_info(const cpu::DecodedOp& op, unsigned reg1_operand, unsigned reg2_operand) const;

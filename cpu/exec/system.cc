@@ -109,11 +109,7 @@ void mov_Dd_Rd(Core& c, const DecodedOp& op) {
 
 void clts(Core& c, const DecodedOp&) {
   c.require_cpl0();
-  if (VMXSIM_UNLIKELY(c.vmx_nonroot())) {
-    c.vmx().on_clts();
-    // A host-owned TS is left alone (the read shadow says it is clear).
-    if (c.vmx().vmcs().get(vmx::VmcsField::CR0_GUEST_HOST_MASK) & cr0::kTs) return;
-  }
+  if (VMXSIM_UNLIKELY(c.vmx_nonroot()) && c.vmx().on_clts()) return;  // TS is the host's
   c.s.cr0 &= ~cr0::kTs;
 }
 void lmsw(Core& c, const DecodedOp& op) {
@@ -151,7 +147,7 @@ void lxdt(Core& c, const DecodedOp& op) {
   const uint16_t limit = static_cast<uint16_t>(c.read<2>(lin));
   uint64_t base = c.read_sized(lin + 2, bsize);
   if (!c.in_64bit_mode() && op.opsize == 2) base &= 0xffffff;
-  if (c.in_64bit_mode() && static_cast<uint64_t>(static_cast<int64_t>(base << 16) >> 16) != base) c.raise_gp0();
+  if (c.in_64bit_mode() && !is_canonical(base)) c.raise_gp0();
   DescriptorTable& t = Idt ? c.s.idtr : c.s.gdtr;
   t.base = base;
   t.limit = limit;
@@ -361,7 +357,7 @@ void invpcid(Core& c, const DecodedOp& op) {
   if (type > 3 || pcid > 0xfff) c.raise_gp0();
   if (type <= 1 && pcid != 0 && !(c.s.cr4 & cr4::kPcide)) c.raise_gp0();
   if (type == 0) {
-    if (static_cast<uint64_t>(static_cast<int64_t>(addr << 16) >> 16) != addr) c.raise_gp0();
+    if (!is_canonical(addr)) c.raise_gp0();
     c.flush_tlb_page(addr);
   } else if (type == 1) {
     c.flush_tlb(false);
