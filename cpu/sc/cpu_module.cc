@@ -203,9 +203,7 @@ void CpuModule::acknowledge_interrupt(int vector) {
   if (m_apic) m_apic->acknowledge(vector);
 }
 void CpuModule::end_of_interrupt() {
-  if (!m_apic) return;
-  // x2APIC mode takes the EOI MSR; xAPIC mode the EOI register in the APIC page.
-  if (!m_apic->msr_write(0x80b, 0)) m_apic->mmio_write((m_core->s.apic_base & ~0xfffull) + 0xb0, 4, 0);
+  if (m_apic) m_apic->end_of_interrupt();
 }
 
 void CpuModule::set_tpr(uint8_t tpr) {

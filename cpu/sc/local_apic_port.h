@@ -19,6 +19,7 @@ class LocalApicPort {
   virtual bool msr_write(uint32_t msr, uint64_t v) = 0;
   virtual int pending_interrupt() = 0;
   virtual void acknowledge(int vector) = 0;
+  virtual void end_of_interrupt() = 0;  // an EOI the processor performs itself
   virtual void set_tpr(uint8_t tpr) = 0;
   virtual uint8_t get_tpr() = 0;
   // Core cycle at which the APIC timer next fires (UINT64_MAX: never); update() fires what is due.

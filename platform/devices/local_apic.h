@@ -96,6 +96,8 @@ class LocalApic {
   int pending_interrupt();
   // INTA for the vector pending_interrupt() returned: IRR -> ISR, or the 8259's INTA cycle.
   void acknowledge(int vector);
+  // An EOI the processor itself performs (posted-interrupt processing), in either APIC mode.
+  void end_of_interrupt() { do_eoi(); }
   void set_tpr(uint8_t cr8) { write_tpr(static_cast<uint8_t>((cr8 & 0xf) << 4)); }  // MOV CR8
   uint8_t get_tpr() const { return m_tpr >> 4; }
   bool has_nmi() const { return m_nmi_pending; }

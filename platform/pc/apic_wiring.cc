@@ -43,6 +43,7 @@ class CoreApicLink final : public cpu::LocalApicPort, public ApicCoreLink {
   }
   int pending_interrupt() override { return m_apic.pending_interrupt(); }
   void acknowledge(int vector) override { m_apic.acknowledge(vector); }
+  void end_of_interrupt() override { m_apic.end_of_interrupt(); }
   void set_tpr(uint8_t tpr) override { m_apic.set_tpr(tpr >> 4); }
   uint8_t get_tpr() override { return static_cast<uint8_t>(m_apic.get_tpr() << 4); }
   uint64_t next_event_cycles() override { return m_apic.next_event_cycles(); }
