@@ -32,6 +32,7 @@
 
 #include "cpu/core.h"
 #include "tests/unit/cpu/test_machine.h"
+#include "tests/unit/vmx/vmcs_baseline.h"
 #include "vmx_model/vmcs.h"
 #include "vmx_model/segment_fields.h"
 #include "vmx_model/vmcs_fields.h"
@@ -43,6 +44,10 @@ namespace {
 using namespace vmxsim;
 using namespace vmxsim::cpu;
 using vmxsim::test::TestMachine;
+using vmxsim::test::TrueControls;
+using vmxsim::test::VmcsLayout;
+using vmxsim::test::fill_baseline_vmcs;
+using vmxsim::test::set_guest_segment;
 namespace vx = vmxsim::vmx;
 using F = vx::VmcsField;
 constexpr unsigned kN = vx::kNumVmcsFields;
@@ -410,60 +415,18 @@ void Fuzzer::baseline(Template t, uint64_t* v) {
   std::fill(v, v + kN, 0);
   auto set = [&](F f, uint64_t x) { v[static_cast<unsigned>(f)] = x; };
   auto must1 = [](uint64_t cap) { return static_cast<uint32_t>(cap); };
-  // Controls.
-  set(F::PIN_BASED_VM_EXEC_CONTROL, must1(m_caps.true_pinbased));
-  set(F::CPU_BASED_VM_EXEC_CONTROL, must1(m_caps.true_procbased) | vx::proc::kHltExiting);
-  set(F::VM_EXIT_CONTROLS, must1(m_caps.true_exit) | vx::exitc::kHostAddrSpaceSize);
-  set(F::VM_ENTRY_CONTROLS, must1(m_caps.true_entry) | (t == kT64 ? vx::entryc::kIa32eModeGuest : 0));
+  auto seg = [&](unsigned slot, const Segment& s) { set_guest_segment(v, slot, s); };
+  fill_baseline_vmcs(v, h,
+                     TrueControls{m_caps.true_pinbased, m_caps.true_procbased, m_caps.true_exit, m_caps.true_entry},
+                     VmcsLayout{kIoBitmapA, kIoBitmapB, kMsrBitmap, kMsrArea, kVapic, kApicAccess, kGuestStack,
+                                kGuestCode, m_host.addr("host_rip")},
+                     t == kT64);
+  // What the fuzzer's controls may turn on points at valid structures too.
   set(F::VIRTUAL_PROCESSOR_ID, 1);
-  set(F::IO_BITMAP_A, kIoBitmapA);
-  set(F::IO_BITMAP_B, kIoBitmapB);
-  set(F::MSR_BITMAP, kMsrBitmap);
-  set(F::VM_EXIT_MSR_STORE_ADDR, kMsrArea);
-  set(F::VM_EXIT_MSR_LOAD_ADDR, kMsrArea + 0x4000);
-  set(F::VM_ENTRY_MSR_LOAD_ADDR, kMsrArea + 0x8000);
-  set(F::VIRTUAL_APIC_PAGE_ADDR, kVapic);
-  set(F::APIC_ACCESS_ADDR, kApicAccess);
   set(F::POSTED_INTR_DESC_ADDR, kPostedDesc);
   set(F::EPT_POINTER, kEptp);
-  set(F::VMCS_LINK_POINTER, ~0ull);
-  set(F::CR0_READ_SHADOW, h.cr0);
-  set(F::CR4_READ_SHADOW, h.cr4);
-  // Host state.
-  set(F::HOST_CR0, h.cr0);
-  set(F::HOST_CR3, h.cr3);
-  set(F::HOST_CR4, h.cr4);
-  set(F::HOST_CS_SELECTOR, TestMachine::kCode64);
-  for (F f : {F::HOST_ES_SELECTOR, F::HOST_SS_SELECTOR, F::HOST_DS_SELECTOR, F::HOST_FS_SELECTOR, F::HOST_GS_SELECTOR})
-    set(f, TestMachine::kData);
-  set(F::HOST_TR_SELECTOR, h.tr.selector);
-  set(F::HOST_TR_BASE, h.tr.base);
-  set(F::HOST_GDTR_BASE, h.gdtr.base);
-  set(F::HOST_IDTR_BASE, h.idtr.base);
-  set(F::HOST_RSP, TestMachine::kDefaultStackTop);
-  set(F::HOST_RIP, m_host.addr("host_rip"));
-  set(F::HOST_IA32_PAT, 0x0007040600070406ull);
-  set(F::HOST_IA32_EFER, h.efer);
-  // Guest state.
-  set(F::GUEST_IA32_PAT, 0x0007040600070406ull);
-  set(F::GUEST_DR7, 0x400);
-  set(F::GUEST_RFLAGS, 2);
-  set(F::GUEST_RSP, kGuestStack);
-  set(F::GUEST_RIP, kGuestCode);
-  auto seg = [&](unsigned slot, const Segment& s) {
-    set(vx::field_plus(F::GUEST_ES_SELECTOR, slot), s.selector);
-    set(vx::field_plus(F::GUEST_ES_BASE, slot), s.base);
-    set(vx::field_plus(F::GUEST_ES_LIMIT, slot), s.limit);
-    set(vx::field_plus(F::GUEST_ES_AR_BYTES, slot), s.ar);
-  };
-  Segment ldtr;
-  ldtr.ar = ar::kUnusable;
-  seg(6, ldtr);
-  Segment tr = h.tr;
+  Segment tr = h.tr;  // the real-mode template changes its type
   tr.limit = 0x67;
-  seg(7, tr);
-  set(F::GUEST_GDTR_BASE, h.gdtr.base);
-  set(F::GUEST_GDTR_LIMIT, h.gdtr.limit);
   switch (t) {
     case kT64:
       set(F::GUEST_CR0, h.cr0);

@@ -14,6 +14,7 @@
 
 #include "cpu/core.h"
 #include "tests/unit/cpu/test_machine.h"
+#include "tests/unit/vmx/vmcs_baseline.h"
 #include "vmx_model/vmcs.h"
 #include "vmx_model/segment_fields.h"
 #include "vmx_model/vmcs_fields.h"
@@ -167,56 +168,11 @@ class VmxHarness {
   void baseline() {
     using namespace vmxsim::cpu;
     const CpuState h = m.state();
-    auto must1 = [](uint64_t cap) { return static_cast<uint32_t>(cap); };
-    set(F::PIN_BASED_VM_EXEC_CONTROL, must1(true_pin));
-    set(F::CPU_BASED_VM_EXEC_CONTROL, must1(true_proc) | vmx::proc::kHltExiting);
-    set(F::VM_EXIT_CONTROLS, must1(true_exit) | vmx::exitc::kHostAddrSpaceSize);
-    set(F::VM_ENTRY_CONTROLS, must1(true_entry) | vmx::entryc::kIa32eModeGuest);
-    set(F::IO_BITMAP_A, kIoBitmapA);
-    set(F::IO_BITMAP_B, kIoBitmapB);
-    set(F::MSR_BITMAP, kMsrBitmap);
-    set(F::VM_EXIT_MSR_STORE_ADDR, kMsrArea);
-    set(F::VM_EXIT_MSR_LOAD_ADDR, kMsrArea + 0x4000);
-    set(F::VM_ENTRY_MSR_LOAD_ADDR, kMsrArea + 0x8000);
-    set(F::VIRTUAL_APIC_PAGE_ADDR, kVapic);
-    set(F::APIC_ACCESS_ADDR, kApicAccess);
-    set(F::VMCS_LINK_POINTER, ~0ull);
-    set(F::CR0_READ_SHADOW, h.cr0);
-    set(F::CR4_READ_SHADOW, h.cr4);
-    set(F::HOST_CR0, h.cr0);
-    set(F::HOST_CR3, h.cr3);
-    set(F::HOST_CR4, h.cr4);
-    set(F::HOST_CS_SELECTOR, TestMachine::kCode64);
-    for (F f : {F::HOST_ES_SELECTOR, F::HOST_SS_SELECTOR, F::HOST_DS_SELECTOR, F::HOST_FS_SELECTOR, F::HOST_GS_SELECTOR})
-      set(f, TestMachine::kData);
-    set(F::HOST_TR_SELECTOR, h.tr.selector);
-    set(F::HOST_TR_BASE, h.tr.base);
-    set(F::HOST_GDTR_BASE, h.gdtr.base);
-    set(F::HOST_IDTR_BASE, h.idtr.base);
-    set(F::HOST_RSP, TestMachine::kDefaultStackTop);
-    set(F::HOST_RIP, addr("host_rip"));
-    set(F::HOST_IA32_PAT, 0x0007040600070406ull);
-    set(F::HOST_IA32_EFER, h.efer);
-    set(F::GUEST_IA32_PAT, 0x0007040600070406ull);
-    set(F::GUEST_DR7, 0x400);
-    set(F::GUEST_RFLAGS, 2);
-    set(F::GUEST_RSP, kGuestStack);
-    set(F::GUEST_RIP, kGuestCode);
-    auto seg = [&](unsigned slot, const Segment& s) {
-      set(vmx::field_plus(F::GUEST_ES_SELECTOR, slot), s.selector);
-      set(vmx::field_plus(F::GUEST_ES_BASE, slot), s.base);
-      set(vmx::field_plus(F::GUEST_ES_LIMIT, slot), s.limit);
-      set(vmx::field_plus(F::GUEST_ES_AR_BYTES, slot), s.ar);
-    };
-    for (unsigned i = 0; i < kNumSegs; ++i) seg(i, h.seg[i]);
-    Segment ldtr;
-    ldtr.ar = ar::kUnusable;
-    seg(6, ldtr);
-    Segment tr = h.tr;
-    tr.limit = 0x67;
-    seg(7, tr);
-    set(F::GUEST_GDTR_BASE, h.gdtr.base);
-    set(F::GUEST_GDTR_LIMIT, h.gdtr.limit);
+    fill_baseline_vmcs(v, h, TrueControls{true_pin, true_proc, true_exit, true_entry},
+                       VmcsLayout{kIoBitmapA, kIoBitmapB, kMsrBitmap, kMsrArea, kVapic, kApicAccess,
+                                  kGuestStack, kGuestCode, addr("host_rip")},
+                       true);
+    for (unsigned i = 0; i < kNumSegs; ++i) set_guest_segment(v, i, h.seg[i]);
     set(F::GUEST_IDTR_BASE, h.idtr.base);
     set(F::GUEST_IDTR_LIMIT, h.idtr.limit);
     set(F::GUEST_CR0, h.cr0);
