@@ -23,7 +23,7 @@ void CodeMap::mark_code(uint64_t paddr, uint64_t len) {
     const bool was_code = bits != 0;
     bits |= line_mask(off, chunk);
     if (!was_code)
-      for (CodeListener* l : m_listeners) l->page_became_code(paddr & ~0xfffull);
+      for (CodeListener* l : m_listeners) l->page_writes_tracked(paddr & ~0xfffull);
     paddr += chunk;
     len -= chunk;
   }
@@ -43,6 +43,42 @@ bool CodeMap::note_write_slow(uint64_t paddr, uint64_t len) {
     len -= chunk;
   }
   return hit;
+}
+
+bool CodeMap::page_watched(uint64_t phys_page) const {
+  for (const Watch& w : m_watches)
+    if ((w.line & ~0xfffull) == (phys_page & ~0xfffull)) return true;
+  return false;
+}
+
+void CodeMap::watch_line(uint64_t paddr, CodeListener* l) {
+  unwatch(l);
+  const uint64_t line = paddr & ~(kWatchLine - 1);
+  const uint64_t page = line & ~0xfffull;
+  const bool was_tracked = page_writes_tracked(page);
+  m_watches.push_back(Watch{line, l});
+  // Every core must stop storing to the page behind the map's back (the watcher itself too: a
+  // store between MONITOR and MWAIT ends the wait before it starts).
+  if (!was_tracked)
+    for (CodeListener* x : m_listeners) x->page_writes_tracked(page);
+}
+
+void CodeMap::unwatch(CodeListener* l) {
+  m_watches.erase(std::remove_if(m_watches.begin(), m_watches.end(),
+                                 [l](const Watch& w) { return w.listener == l; }),
+                  m_watches.end());
+}
+
+void CodeMap::check_watches(uint64_t paddr, uint64_t len) {
+  for (size_t i = 0; i < m_watches.size();) {
+    const Watch w = m_watches[i];
+    if (paddr < w.line + kWatchLine && w.line < paddr + len) {
+      m_watches.erase(m_watches.begin() + static_cast<std::ptrdiff_t>(i));
+      w.listener->watched_line_written();
+    } else {
+      ++i;
+    }
+  }
 }
 
 }  // namespace vmxsim::cpu

@@ -148,7 +148,11 @@ bool Core::write_msr(uint32_t msr, uint64_t v) {
     case 0x175: if (!is_canonical(v)) return false; s.sysenter_esp = v; return true;
     case 0x176: if (!is_canonical(v)) return false; s.sysenter_eip = v; return true;
     case 0x17a: return v == 0;
-    case 0x1a0: s.misc_enable = v; return true;
+    case 0x1a0:
+      // The MONITOR FSM bit exists only where MONITOR/MWAIT do; clearing it hides them.
+      if (!m_params.features.monitor) v &= ~misc_enable::kMonitorFsm;
+      s.misc_enable = v;
+      return true;
     case 0x1d9:
       // LBR, BTF, TR, BTS, BTINT, BTS_OFF_OS/USR, FREEZE_LBRS/PERFMON_ON_PMI, FREEZE_WHILE_SMM.
       if (v & ~0x5fc3ull) return false;

@@ -23,7 +23,8 @@ class CoreCodeListener final : public CodeListener {
  public:
   explicit CoreCodeListener(Core& c) : m_core(c) {}
   void code_written(uint64_t paddr, uint64_t len) override;
-  void page_became_code(uint64_t phys_page) override;
+  void page_writes_tracked(uint64_t phys_page) override;
+  void watched_line_written() override;
 
  private:
   Core& m_core;
@@ -60,12 +61,15 @@ Core::Core(CpuEnv& env, CodeMap& code_map, const CoreParams& params)
 
 Core::~Core() { m_code_map.remove_listener(&m_listener->impl); }
 
+CodeListener* Core::code_listener() { return &m_listener->impl; }
+
 void CoreCodeListener::code_written(uint64_t paddr, uint64_t len) {
   m_core.on_code_written(paddr, len);
 }
-void CoreCodeListener::page_became_code(uint64_t phys_page) {
-  m_core.on_page_became_code(phys_page);
+void CoreCodeListener::page_writes_tracked(uint64_t phys_page) {
+  m_core.on_page_writes_tracked(phys_page);
 }
+void CoreCodeListener::watched_line_written() { m_core.on_monitor_written(); }
 
 void Core::on_code_written(uint64_t paddr, uint64_t len) {
   const unsigned n = m_blocks.invalidate_range(paddr, len);
@@ -76,7 +80,7 @@ void Core::on_code_written(uint64_t paddr, uint64_t len) {
   }
 }
 
-void Core::on_page_became_code(uint64_t phys_page) {
+void Core::on_page_writes_tracked(uint64_t phys_page) {
   for (TlbContext& t : m_tlb_ctx) {
     t.sup.protect_code_page(phys_page);
     t.user.protect_code_page(phys_page);
@@ -110,6 +114,10 @@ void Core::reset(bool bsp) {
   flags.set_arith(0);
   m_rflags_other = rflags::kFixed1;
   m_activity = bsp ? ActivityState::kActive : ActivityState::kWaitForSipi;
+  // IA32_MISC_ENABLE: fast strings, and the MONITOR FSM where MONITOR/MWAIT exist.
+  s.misc_enable = misc_enable::kFastStrings | (m_params.features.monitor ? misc_enable::kMonitorFsm : 0);
+  disarm_monitor();
+  m_in_mwait = false;
   m_nmi_blocked = false;
   m_interrupt_shadow = m_movss_shadow = false;
   m_pending_db = 0;
@@ -240,7 +248,8 @@ uint64_t Core::next_internal_event() const {
 }
 
 bool Core::interrupt_wakes_halt() const {
-  return (m_rflags_other & rflags::kIf) || (m_vmx_nonroot && m_vmx->external_interrupts_exit());
+  return (m_rflags_other & rflags::kIf) || (m_vmx_nonroot && m_vmx->external_interrupts_exit()) ||
+         in_mwait();
 }
 
 uint64_t Core::tsc() const {
@@ -260,6 +269,7 @@ void Core::count_unimplemented(uint16_t mnemonic) {
 
 void Core::halt() {
   m_activity = ActivityState::kHalted;
+  m_in_mwait = false;
   ++m_halts;
   m_break_block = true;
 }
@@ -392,7 +402,9 @@ StopReason Core::run(Cycles until) {
       }
       if (m_activity != ActivityState::kActive) {
         switch (m_activity) {
-          case ActivityState::kHalted: return StopReason::kHalted;
+          case ActivityState::kHalted:
+            if (VMXSIM_UNLIKELY(m_in_mwait) && mwait_ended()) continue;
+            return StopReason::kHalted;
           case ActivityState::kWaitForSipi: return StopReason::kWaitForSipi;
           default: return StopReason::kShutdown;
         }
@@ -443,8 +455,9 @@ void Core::retire_partial_block(bool current_retired) {
 void Core::register_stats(StatRegistry& st, const std::string& p) {
   st.add_counter(p + ".instructions", "instructions", "instructions retired", &m_instructions);
   st.add_counter(p + ".cycles", "cycles", "simulated core cycles (including halted time)", &m_cycles);
-  st.add_counter(p + ".halted_cycles", "cycles", "cycles spent in HLT", &m_halted_cycles);
+  st.add_counter(p + ".halted_cycles", "cycles", "cycles spent in HLT or MWAIT", &m_halted_cycles);
   st.add_counter(p + ".halts", "events", "HLT instructions executed", &m_halts);
+  st.add_counter(p + ".mwaits", "events", "MWAITs that waited (the monitor was armed)", &m_mwaits);
   st.add_counter(p + ".blocks_executed", "blocks", "basic blocks executed", &m_blocks_executed);
   st.add_counter(p + ".blocks_decoded", "blocks", "basic blocks decoded (block-cache misses)", &m_blocks_decoded);
   st.add_counter(p + ".block_lookups_fast", "lookups", "block lookups hit in the RIP front cache", &m_block_lookups_fast);

@@ -12,6 +12,7 @@
 #include "cpu/cpu_env.h"
 #include "cpu/cpu_features.h"
 #include "cpu/cpu_state.h"
+#include "cpu/branch_hints.h"
 #include "cpu/decoded_op.h"
 #include "cpu/guest_fault.h"
 #include "cpu/lazy_flags.h"
@@ -19,8 +20,6 @@
 #include "cpu/timing/timing_params.h"
 #include "vmx_model/vmx_costs.h"
 
-#define VMXSIM_LIKELY(x) __builtin_expect(!!(x), 1)
-#define VMXSIM_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
 namespace vmxsim {
 class StatRegistry;
@@ -32,6 +31,7 @@ class VmxUnit;
 namespace vmxsim::cpu {
 
 class CodeMap;
+class CodeListener;
 class CoreWalkSource;
 class Decoder;
 namespace timing {
@@ -287,6 +287,18 @@ class Core {
   void far_return(unsigned opsize, uint16_t pop_bytes);
   // Halts the core until an interrupt (HLT).
   void halt();
+  // MONITOR/MWAIT (cpu/monitor_wait.cc). MONITOR arms address-range monitoring of the line
+  // holding linear address `lin` (translated like a 1-byte read); a store to it by any agent (this core, another core, a
+  // device) disarms it. MWAIT with the monitor armed waits, like HLT, until that store or an
+  // interrupt, NMI, INIT or VMX event; with `break_on_masked_interrupt` (ECX[0]) a pending
+  // interrupt ends the wait even when RFLAGS.IF = 0. Without an armed monitor it returns at once.
+  bool monitor_supported() const;  // the feature, and IA32_MISC_ENABLE's MONITOR FSM bit
+  void arm_monitor(uint64_t lin);
+  void mwait(bool break_on_masked_interrupt);
+  bool monitor_armed() const { return m_monitor_armed; }
+  // The core waits in MWAIT (rather than HLT): VMX saves it as the active state.
+  bool in_mwait() const { return m_activity == ActivityState::kHalted && m_in_mwait; }
+  void on_monitor_written();
   // Instruction-level side effects handlers need.
   void end_block() { m_break_block = true; }
   void set_step_rule(StepRule r) { m_step_rule = r; }
@@ -318,7 +330,7 @@ class Core {
   Decoder& decoder() { return *m_decoder; }
   // CodeMap notifications (through the core's listener).
   void on_code_written(uint64_t paddr, uint64_t len);
-  void on_page_became_code(uint64_t phys_page);
+  void on_page_writes_tracked(uint64_t phys_page);
   BlockCache& block_cache() { return m_blocks; }
   // The cache/TLB/branch timing model, or nullptr when the profile turns timing off. The VMX
   // unit charges its own memory references (EPT walks, VMCS accesses) through it.
@@ -338,8 +350,9 @@ class Core {
   uint64_t cr4_supported() const;
   // The next cycle at which the core itself has an event (VMX-preemption timer), or ~0.
   uint64_t next_internal_event() const;
-  // Whether a maskable interrupt can end a HLT now: RFLAGS.IF, or a guest whose external
-  // interrupts cause VM exits.
+  // Whether something besides INIT, SIPI and NMI can end a HLT now: a maskable interrupt
+  // (RFLAGS.IF, or a guest whose external interrupts cause VM exits), or for MWAIT a store to
+  // the monitored line or a masked interrupt.
   bool interrupt_wakes_halt() const;
 
  private:
@@ -373,6 +386,9 @@ class Core {
   // `set_rf`: the frame's RFLAGS.RF is set (every fault but the instruction-breakpoint #DB).
   void handle_fault(const GuestFault& f, bool set_rf = true);
   bool deliverable_interrupt();
+  bool mwait_ended();
+  CodeListener* code_listener();
+  void disarm_monitor();
   void unblock_nmi_on_iret();
 
   CpuEnv& m_env;
@@ -434,6 +450,9 @@ class Core {
   bool m_nmi_pending = false;
   bool m_nmi_blocked = false;
   bool m_init_pending = false;
+  bool m_monitor_armed = false;      // MONITOR armed a line (CodeMap watch)
+  bool m_in_mwait = false;           // the halt came from MWAIT (valid while kHalted)
+  bool m_mwait_break_masked = false; // ... with ECX[0]: masked interrupts end it
   bool m_sipi_pending = false;
   uint8_t m_sipi_vector = 0;
   unsigned m_delivery_depth = 0;  // nested exception delivery (#DF, triple fault)
@@ -455,6 +474,7 @@ class Core {
   uint64_t m_tlb_misses = 0;
   uint64_t m_page_walks = 0;
   uint64_t m_halts = 0;
+  uint64_t m_mwaits = 0;
   uint64_t m_halted_cycles = 0;
   uint64_t m_exceptions[32] = {};
   uint64_t m_interrupts[256] = {};

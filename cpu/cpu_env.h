@@ -46,6 +46,9 @@ class CpuEnv {
   virtual void triple_fault(const char* why) = 0;
   // The core performed an INIT (its local APIC resets too).
   virtual void init_performed() {}
+  // The core left a wait (MWAIT) for a reason its driver cannot see (a store by another agent
+  // to the monitored line): resume running it.
+  virtual void wake_from_wait() {}
   // An EOI the processor itself writes to the local APIC (posted-interrupt processing).
   virtual void end_of_interrupt() {}
 };

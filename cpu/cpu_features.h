@@ -13,6 +13,7 @@ namespace vmxsim::cpu {
   X(smep, "supervisor-mode execution prevention, CR4.SMEP (CPUID.7.0:EBX[7])")      \
   X(smap, "supervisor-mode access prevention, CR4.SMAP, CLAC/STAC (CPUID.7.0:EBX[20])") \
   X(umip, "user-mode instruction prevention, CR4.UMIP (CPUID.7.0:ECX[2])")          \
+  X(monitor, "MONITOR/MWAIT (CPUID.1:ECX[3]), address-range monitoring")               \
   X(rdtscp, "RDTSCP instruction and IA32_TSC_AUX (CPUID.80000001:EDX[27])")         \
   X(page1gb, "1 GiB pages (CPUID.80000001:EDX[26])")                               \
   X(vmx, "virtual-machine extensions, VMX (CPUID.1:ECX[5])")                         \

@@ -67,6 +67,9 @@ constexpr uint64_t kVme = 1u << 0, kPvi = 1u << 1, kTsd = 1u << 2, kDe = 1u << 3
                    kFsgsbase = 1u << 16, kPcide = 1u << 17, kOsxsave = 1u << 18,
                    kSmep = 1u << 20, kSmap = 1u << 21, kPke = 1u << 22;
 }
+namespace misc_enable {  // IA32_MISC_ENABLE (SDM Vol. 4 Table 2-2)
+constexpr uint64_t kFastStrings = 1u << 0, kMonitorFsm = 1u << 18;
+}
 namespace efer {
 constexpr uint64_t kSce = 1u << 0, kLme = 1u << 8, kLma = 1u << 10, kNxe = 1u << 11;
 constexpr uint64_t kSupported = kSce | kLme | kLma | kNxe;  // the rest is reserved (#GP)

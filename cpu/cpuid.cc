@@ -34,7 +34,7 @@ void Core::cpuid(uint32_t leaf, uint32_t sub, uint32_t out[4]) const {
     case 1:
       out[A] = m_params.cpuid_family_model_stepping;
       out[B] = (8u << 8) | ((ncpu > 1 ? (1u << core_bits) : 1u) << 16) | (m_params.apic_id << 24);
-      out[C] = (f.vmx ? bit(5) : 0) /*VMX*/ | bit(13) /*CX16*/ | (f.pcid ? bit(17) : 0) | (f.x2apic ? bit(21) : 0) |
+      out[C] = (monitor_supported() ? bit(3) : 0) /*MONITOR*/ | (f.vmx ? bit(5) : 0) /*VMX*/ | bit(13) /*CX16*/ | (f.pcid ? bit(17) : 0) | (f.x2apic ? bit(21) : 0) |
                bit(22) /*MOVBE*/ | bit(23) /*POPCNT*/ | (f.tsc_deadline ? bit(24) : 0) |
                bit(26) /*XSAVE*/ | bit(30) /*RDRAND*/ | ((s.cr4 & cr4::kOsxsave) ? bit(27) : 0);
       out[D] = bit(0) /*FPU*/ | bit(2) /*DE*/ | bit(3) /*PSE*/ | bit(4) /*TSC*/ | bit(5) /*MSR*/ |
@@ -43,6 +43,15 @@ void Core::cpuid(uint32_t leaf, uint32_t sub, uint32_t out[4]) const {
                bit(17) /*PSE-36*/ | bit(19) /*CLFSH*/ | bit(23) /*MMX*/ | bit(24) /*FXSR*/ |
                bit(25) /*SSE*/ | bit(26) /*SSE2*/ | (ncpu > 1 ? bit(28) : 0) /*HTT*/;
       if (!(s.apic_base & (1ull << 11))) out[D] &= ~bit(9);
+      break;
+    case 5:
+      // MONITOR/MWAIT: 64-byte monitor lines; extensions enumerated (ECX[0]) with interrupts as
+      // break events even when masked (ECX[1]); no C-state sub-states are enumerated.
+      if (monitor_supported()) {
+        out[A] = 64;
+        out[B] = 64;
+        out[C] = bit(0) | bit(1);
+      }
       break;
     case 7:
       if (sub == 0) {

@@ -57,7 +57,10 @@ void VmxUnit::load_guest_state() {
   // Pending debug exceptions: B0-B3 and BS (BD is never pending; RTM is not supported).
   c.m_pending_db = static_cast<uint32_t>(v.get(F::GUEST_PENDING_DBG_EXCEPTIONS) & 0x400f);
   switch (v.get32(F::GUEST_ACTIVITY_STATE)) {
-    case kActivityHlt: c.m_activity = cpu::ActivityState::kHalted; break;
+    case kActivityHlt:
+      c.m_activity = cpu::ActivityState::kHalted;
+      c.m_in_mwait = false;
+      break;
     case kActivityShutdown: c.m_activity = cpu::ActivityState::kShutdown; break;
     case kActivityWaitSipi: c.m_activity = cpu::ActivityState::kWaitForSipi; break;
     default: c.m_activity = cpu::ActivityState::kActive; break;

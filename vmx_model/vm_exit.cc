@@ -55,7 +55,8 @@ void VmxUnit::save_guest_state(const VmExit& e) {
   v.set(F::GUEST_INTERRUPTIBILITY_INFO, is);
   uint32_t act = kActivityActive;
   switch (c.m_activity) {
-    case cpu::ActivityState::kHalted: act = kActivityHlt; break;
+    // MWAIT's wait is not a VMX activity state: the guest resumes after the MWAIT, active.
+    case cpu::ActivityState::kHalted: act = c.in_mwait() ? kActivityActive : kActivityHlt; break;
     case cpu::ActivityState::kShutdown: act = kActivityShutdown; break;
     case cpu::ActivityState::kWaitForSipi: act = kActivityWaitSipi; break;
     default: break;

@@ -41,8 +41,8 @@ void VmxUnit::on_rdpmc() {
 void VmxUnit::on_pause() {
   if (ctl_proc(proc::kPauseExiting)) exit_for_instruction(kExitPause);
 }
-void VmxUnit::on_mwait() {
-  if (ctl_proc(proc::kMwaitExiting)) exit_for_instruction(kExitMwait);
+void VmxUnit::on_mwait(bool monitor_armed) {
+  if (ctl_proc(proc::kMwaitExiting)) exit_for_instruction(kExitMwait, monitor_armed ? 1 : 0);
 }
 void VmxUnit::on_monitor() {
   if (ctl_proc(proc::kMonitorExiting)) exit_for_instruction(kExitMonitor);

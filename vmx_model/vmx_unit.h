@@ -84,7 +84,8 @@ class VmxUnit {
   void on_rdtsc(bool rdtscp);
   void on_rdpmc();
   void on_pause();
-  void on_mwait();
+  // MWAIT's exit qualification says whether the monitor was armed (bit 0).
+  void on_mwait(bool monitor_armed);
   void on_monitor();
   void on_wbinvd();
   void on_rdrand(bool seed);
@@ -132,6 +133,9 @@ class VmxUnit {
     return true;
   }
   bool external_interrupts_exit() const { return ctl_pin(pin::kExtIntExiting); }
+  // MWAIT with ECX[0] = 1 and RFLAGS.IF = 0 does not wait while interrupt-window exiting is on
+  // (SDM §26.3: the interrupt window must be able to open).
+  bool interrupt_window_exiting() const { return ctl_proc(proc::kIntrWindowExiting); }
   // Monitor trap flag: the guest runs one instruction at a time and exits after each.
   bool mtf_enabled() const { return ctl_proc(proc::kMonitorTrapFlag); }
   void after_guest_instruction() {

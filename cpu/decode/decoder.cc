@@ -61,6 +61,17 @@ uint8_t map_segment(ZydisRegister r) {
   return s < kNumSegs ? s : kDs;
 }
 
+// The segment a prefix selects, for instructions whose memory reference Zydis does not list.
+uint8_t segment_prefix(const ZydisDecodedInstruction& insn, uint8_t dflt) {
+  if (insn.attributes & ZYDIS_ATTRIB_HAS_SEGMENT_ES) return kEs;
+  if (insn.attributes & ZYDIS_ATTRIB_HAS_SEGMENT_CS) return kCs;
+  if (insn.attributes & ZYDIS_ATTRIB_HAS_SEGMENT_SS) return kSs;
+  if (insn.attributes & ZYDIS_ATTRIB_HAS_SEGMENT_DS) return kDs;
+  if (insn.attributes & ZYDIS_ATTRIB_HAS_SEGMENT_FS) return kFs;
+  if (insn.attributes & ZYDIS_ATTRIB_HAS_SEGMENT_GS) return kGs;
+  return dflt;
+}
+
 // Condition code of Jcc/SETcc/CMOVcc: the low nibble of the opcode in all their encodings.
 bool has_condition(ZydisMnemonic m) {
   switch (m) {
@@ -204,6 +215,12 @@ Decoder::Result Decoder::decode(const uint8_t* bytes, size_t avail, DecodeMode m
   if (insn.mnemonic == ZYDIS_MNEMONIC_MASKMOVQ || insn.mnemonic == ZYDIS_MNEMONIC_MASKMOVDQU)
     for (unsigned i = 0; i < insn.operand_count; ++i)
       if (zops[i].type == ZYDIS_OPERAND_TYPE_MEMORY) out.seg = map_segment(zops[i].mem.segment);
+  // MONITOR's only memory reference is rAX itself (hidden, no memory operand in Zydis): the
+  // address is DS:rAX with the address size, and a segment prefix overrides DS.
+  if (insn.mnemonic == ZYDIS_MNEMONIC_MONITOR) {
+    out.base = kRax;
+    out.seg = segment_prefix(insn, kDs);
+  }
   // ENTER's frame size is its first (16-bit) immediate; keep it separately too.
   if (insn.mnemonic == ZYDIS_MNEMONIC_ENTER) out.imm16 = static_cast<uint16_t>(out.imm);
 

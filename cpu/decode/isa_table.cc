@@ -17,6 +17,7 @@ IsaTable::IsaTable() : m_entries(ZYDIS_MNEMONIC_MAX_VALUE + 1) {
   register_sse(*this);
   register_mmx(*this);
   register_misc(*this);
+  register_monitor_mwait(*this);
   register_vmx(*this);
 }
 

@@ -50,6 +50,7 @@ void register_system(IsaTable& t);
 void register_sse(IsaTable& t);
 void register_mmx(IsaTable& t);
 void register_misc(IsaTable& t);
+void register_monitor_mwait(IsaTable& t);
 void register_vmx(IsaTable& t);  // vmx_model/vmx_instructions.cc
 
 // MOV CRn/DRn forms (system group), chosen by the decoder because they share MOV's mnemonic.

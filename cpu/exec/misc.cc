@@ -1,5 +1,5 @@
 // Handler group: misc — NOPs and hints, fences, cache-line maintenance, UD0/UD1/UD2, RDRAND and
-// RDSEED, CPUID, RDTSC and RDTSCP.
+// RDSEED, CPUID, RDTSC, RDTSCP and RDPMC.
 #include "cpu/core.h"
 #include "cpu/decode/isa_table.h"
 #include "vmx_model/vmx_unit.h"
@@ -85,6 +85,15 @@ void rdtscp(Core& c, const DecodedOp&) {
   c.set_reg<4>(kRcx, c.s.tsc_aux);
 }
 
+// RDPMC: #GP(0) at CPL > 0 unless CR4.PCE (a privilege check, ahead of the VM exit), then the
+// VM exit, then the counter index in ECX. vmxsim models no performance-monitoring counters
+// (CPUID leaf 0AH reports none), so every index is invalid: #GP(0).
+void rdpmc(Core& c, const DecodedOp&) {
+  if (c.cpl() != 0 && !(c.s.cr4 & cr4::kPce)) c.raise_gp0();
+  if (VMXSIM_UNLIKELY(c.vmx_nonroot())) c.vmx().on_rdpmc();
+  c.raise_gp0();
+}
+
 template <ExecFn F>
 ExecFn select_always(const DecodedOp&) {
   return F;
@@ -122,6 +131,7 @@ void register_misc(IsaTable& t) {
   t.add(ZYDIS_MNEMONIC_CPUID, &select_always<&cpuid>, TimingClass::kCpuid, attr::kMayExitVmx, g);
   t.add(ZYDIS_MNEMONIC_RDTSC, &select_always<&rdtsc>, TimingClass::kSystem, attr::kMayExitVmx, g);
   t.add(ZYDIS_MNEMONIC_RDTSCP, &select_always<&rdtscp>, TimingClass::kSystem, attr::kMayExitVmx, g);
+  t.add(ZYDIS_MNEMONIC_RDPMC, &select_always<&rdpmc>, TimingClass::kSystem, attr::kMayExitVmx, g);
 }
 
 }  // namespace vmxsim::cpu

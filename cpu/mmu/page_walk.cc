@@ -176,7 +176,7 @@ uint64_t Core::translate(uint64_t lin, unsigned access) {
       e.phys_page = ppage;
       e.global = global;
       if (!smap_sensitive && !bp_read && (ept_perms & 1)) e.read_tag = lin & ~0xfffull;
-      if (allow_write && (ept_perms & 2) && !m_code_map.page_has_code(ppage) && !smap_sensitive && !bp_write)
+      if (allow_write && (ept_perms & 2) && !m_code_map.page_writes_tracked(ppage) && !smap_sensitive && !bp_write)
         e.write_tag = lin & ~0xfffull;
       tlb.note_installed(lin);
     }

@@ -56,6 +56,7 @@ class CpuModule : public sc_core::sc_module, public CpuEnv {
   bool msr_write(uint32_t msr, uint64_t value) override;
   int pending_interrupt() override;
   void end_of_interrupt() override;
+  void wake_from_wait() override { wake(); }
   void acknowledge_interrupt(int vector) override;
   void set_tpr(uint8_t tpr) override;
   uint8_t get_tpr() override;

@@ -90,7 +90,7 @@ struct Initiator : sc_module {
 struct CodeSpy : vmxsim::cpu::CodeListener {
   std::vector<std::pair<uint64_t, uint64_t>> writes;
   void code_written(uint64_t paddr, uint64_t len) override { writes.emplace_back(paddr, len); }
-  void page_became_code(uint64_t) override {}
+  void page_writes_tracked(uint64_t) override {}
 };
 
 struct Top {

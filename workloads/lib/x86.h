@@ -143,6 +143,10 @@ static inline void hlt(void) { asm volatile("hlt" ::: "memory"); }
 /* STI;HLT: the STI shadow guarantees no interrupt is taken between the two. */
 static inline void safe_halt(void) { asm volatile("sti; hlt" ::: "memory"); }
 static inline void pause(void) { asm volatile("pause" ::: "memory"); }
+static inline bool cpu_has_monitor(void) { return (cpuid(1).c >> 3) & 1; }
+/* MONITOR the line at p (ECX = EDX = 0); MWAIT with hints in EAX, extensions in ECX. */
+static inline void monitor(const volatile void *p) { asm volatile("monitor" ::"a"(p), "c"(0), "d"(0) : "memory"); }
+static inline void mwait(uint32_t hints, uint32_t ext) { asm volatile("mwait" ::"a"(hints), "c"(ext) : "memory"); }
 static inline void barrier(void) { asm volatile("" ::: "memory"); }
 static inline void mfence(void) { asm volatile("mfence" ::: "memory"); }
 

@@ -1,7 +1,8 @@
 /* smp: bring up every CPU fw_cfg reports with INIT-SIPI-SIPI through the
  * real-mode trampoline, count them with LOCK XADD, check their APIC IDs,
- * hammer a shared counter from all CPUs, and send each AP a fixed IPI that
- * wakes it from HLT. Passes with one CPU too. */
+ * hammer a shared counter from all CPUs, send each AP a fixed IPI that
+ * wakes it from HLT, then wake each AP from MWAIT (interrupts off) with nothing
+ * but a store to the line it monitors. Passes with one CPU too. */
 #include "runtime.h"
 
 #define VEC_WAKE 0x50
@@ -16,6 +17,9 @@ static volatile uint32_t inc_done;
 static volatile uint32_t go;
 static volatile uint32_t wake_count[256];      /* by APIC ID */
 static volatile uint32_t ap_ready, ap_woken;
+/* MWAIT phase: one monitored line per AP (by arrival slot), 64-byte aligned. */
+static volatile struct { uint32_t flag; uint8_t pad[60]; } mwait_line[MAX_CPUS] __attribute__((aligned(64)));
+static volatile uint32_t mwait_ready, mwait_woken;
 
 static void wake_handler(struct irq_frame *f)
 {
@@ -49,6 +53,18 @@ static void ap_main(unsigned index)
         cli();
     }
     atomic_xadd32(&ap_woken, 1);
+
+    /* Wait in MWAIT with interrupts off: only the BSP's store to our line ends it. */
+    if (!cpu_has_monitor() || slot >= MAX_CPUS)
+        return;
+    atomic_xadd32(&mwait_ready, 1);
+    while (!mwait_line[slot].flag) {
+        monitor(&mwait_line[slot].flag);
+        if (mwait_line[slot].flag)
+            break;
+        mwait(0, 0);
+    }
+    atomic_xadd32(&mwait_woken, 1);
 }
 
 static bool wait_for(volatile uint32_t *v, uint32_t n, uint64_t timeout)
@@ -110,5 +126,13 @@ int main(const struct multiboot_info *mbi)
         apic_send_ipi(ap_apic_id[i], 0, APIC_DM_FIXED | VEC_WAKE);
     bool woke = wait_for(&ap_woken, n, timeout);
     reportf(woke, "fixed IPI woke %u of %u halted APs", ap_woken, n);
+
+    if (cpu_has_monitor()) {
+        wait_for(&mwait_ready, n, timeout);
+        for (uint32_t i = 0; i < n; i++)
+            mwait_line[i].flag = 1;
+        bool mwoke = wait_for(&mwait_woken, n, timeout);
+        reportf(mwoke, "a store to the monitored line woke %u of %u APs in MWAIT", mwait_woken, n);
+    }
     return summary();
 }

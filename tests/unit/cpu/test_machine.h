@@ -23,7 +23,8 @@
 namespace vmxsim::test {
 
 // CpuEnv over a vector of bytes: RAM is direct-mapped; anything else reads as all-ones and
-// ignores writes; no devices, no MSRs, no interrupts.
+// ignores writes; no devices, no MSRs; an interrupt only when a test sets `pending_vector`
+// (it stays pending: acknowledging does not clear it).
 class TestEnv final : public cpu::CpuEnv {
  public:
   explicit TestEnv(size_t ram_bytes) : m_ram(ram_bytes) {}
@@ -44,7 +45,7 @@ class TestEnv final : public cpu::CpuEnv {
   }
   bool msr_read(uint32_t, uint64_t&) override { return false; }
   bool msr_write(uint32_t, uint64_t) override { return false; }
-  int pending_interrupt() override { return -1; }
+  int pending_interrupt() override { return pending_vector; }
   void acknowledge_interrupt(int) override {}
   void set_tpr(uint8_t) override {}
   uint8_t get_tpr() override { return 0; }
@@ -53,6 +54,7 @@ class TestEnv final : public cpu::CpuEnv {
   std::vector<uint8_t>& ram() { return m_ram; }
 
   std::string triple_fault_reason;  // empty: no triple fault
+  int pending_vector = -1;          // the interrupt controller's output, -1: none
   int last_io_port = -1;
   uint32_t last_io_value = 0;
 
