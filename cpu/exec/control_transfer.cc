@@ -247,13 +247,19 @@ ExecFn always(const DecodedOp&) { return F; }
 
 // --- far transfer bodies (Core members) ---------------------------------------------------------
 
+namespace {
+// The instruction pointer of a far transfer to a 16- or 32-bit code segment: a 16-bit operand
+// size keeps IP, 32 and 64 (REX.W, from 64-bit mode into compatibility mode) keep EIP.
+uint64_t ip_of(uint64_t off, unsigned opsize) { return off & (opsize == 2 ? 0xffffull : 0xffffffffull); }
+}  // namespace
+
 void Core::far_jump(uint16_t sel, uint64_t off, unsigned opsize) {
   if (!protected_mode() || v86_mode()) {
     Segment cs = s.seg[kCs];
     cs.selector = sel;
     cs.base = static_cast<uint64_t>(sel) << 4;
     set_segment(kCs, cs);
-    set_next_rip(off & (opsize == 4 ? 0xffffffffull : 0xffffull));
+    set_next_rip(ip_of(off, opsize));
     return;
   }
   const uint32_t err = sel & 0xfffc;
@@ -271,7 +277,7 @@ void Core::far_jump(uint16_t sel, uint64_t off, unsigned opsize) {
   if (long_mode() && (cs.ar & ar::kL) && (cs.ar & ar::kDb)) raise(kGp, err);
   const bool to64 = long_mode() && (cs.ar & ar::kL);
   if (!to64) {
-    off &= opsize == 4 ? 0xffffffffull : 0xffffull;
+    off = ip_of(off, opsize);
     if (off > cs.limit) raise_gp0();
   }
   cs.selector = static_cast<uint16_t>((sel & 0xfffc) | m_cpl);
@@ -314,7 +320,7 @@ void Core::far_return(unsigned opsize, uint16_t pop_bytes) {
     cs.base = static_cast<uint64_t>(sel) << 4;
     set_segment(kCs, cs);
     set_stack_pointer(stack_pointer() + pop_bytes);
-    set_next_rip(off & (opsize == 4 ? 0xffffffffull : 0xffffull));
+    set_next_rip(ip_of(off, opsize));
     return;
   }
   const uint32_t err = sel & 0xfffc;
@@ -327,6 +333,9 @@ void Core::far_return(unsigned opsize, uint16_t pop_bytes) {
   if (!(cs.ar & ar::kS) || !(cs.ar & ar::kCodeBit)) raise(kGp, err);
   if ((cs.ar & ar::kCodeConforming) ? dpl > rpl : dpl != rpl) raise(kGp, err);
   if (!(cs.ar & ar::kP)) raise(kNp, err);
+  const bool to64 = long_mode() && (cs.ar & ar::kL);
+  const uint64_t new_ip = to64 ? off : ip_of(off, opsize);
+  if (!to64 && new_ip > cs.limit) raise_gp0();
   set_stack_pointer(stack_pointer() + pop_bytes);
   if (rpl > m_cpl) {
     // Return to an outer privilege level: pop SS:RSP too (SDM RET, RETURN-TO-OUTER).
@@ -344,8 +353,7 @@ void Core::far_return(unsigned opsize, uint16_t pop_bytes) {
     cs.ar |= ar::kAccessed;
     set_segment(kCs, cs);
   }
-  const bool to64 = in_64bit_mode();
-  set_next_rip(to64 ? off : (off & (opsize == 4 ? 0xffffffffull : 0xffffull)));
+  set_next_rip(new_ip);
   m_break_block = true;
 }
 
