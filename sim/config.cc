@@ -59,8 +59,8 @@ int digit_value(char c, unsigned base) {
   return d >= 0 && static_cast<unsigned>(d) < base ? d : -1;
 }
 
-// Parses s[pos..]: decimal or 0x hex digits with '_' allowed between digits, then an optional
-// binary size suffix. False on any malformed text or on overflow of 64 bits.
+// Parses s[pos..]: decimal or 0x hex digits with '_' allowed between digits, a decimal exponent
+// (e/E and digits, decimal only), then an optional binary size suffix. False on any malformed text or on overflow of 64 bits.
 bool parse_magnitude(const std::string& s, size_t pos, uint64_t& out) {
   unsigned base = 10;
   if (s.size() - pos >= 2 && s[pos] == '0' && (s[pos + 1] == 'x' || s[pos + 1] == 'X')) {
@@ -85,6 +85,21 @@ bool parse_magnitude(const std::string& s, size_t pos, uint64_t& out) {
     after_separator = false;
   }
   if (ndigits == 0 || after_separator) return false;
+  // A decimal exponent (2e10 instructions): exact integers only, checked for overflow.
+  if (base == 10 && pos + 1 < s.size() && (s[pos] == 'e' || s[pos] == 'E')) {
+    unsigned exp = 0;
+    size_t epos = pos + 1;
+    for (; epos < s.size() && s[epos] >= '0' && s[epos] <= '9'; ++epos) {
+      exp = exp * 10 + static_cast<unsigned>(s[epos] - '0');
+      if (exp > 19) return false;
+    }
+    if (epos == pos + 1) return false;
+    for (unsigned i = 0; i < exp; ++i) {
+      if (v > UINT64_MAX / 10) return false;
+      v *= 10;
+    }
+    pos = epos;
+  }
   static const std::pair<const char*, unsigned> kSuffixes[] = {
       {"K", 10}, {"M", 20}, {"G", 30}, {"T", 40},
       {"KiB", 10}, {"MiB", 20}, {"GiB", 30}, {"TiB", 40}};

@@ -230,6 +230,11 @@ TEST(Config, UnsignedIntegerForms) {
       {"18446744073709551615", UINT64_MAX},
       {"0xffffffffffffffff", UINT64_MAX},
       {"00012", 12},
+      {"1e3", 1000},
+      {"2E10", 20000000000ull},
+      {"1_0e2", 1000},
+      {"0x1e3", 0x1e3},  // hex digits, not an exponent
+      {"18e18", 18000000000000000000ull},
   };
   for (const auto& [text, value] : good) {
     SCOPED_TRACE(text);
@@ -245,7 +250,10 @@ TEST(Config, UnsignedIntegerForms) {
                                         " 1",
                                         "1 ",
                                         "1.5",
-                                        "1e3",
+                                        "1e",
+                                        "1e-3",
+                                        "2e19",
+                                        "1e20",
                                         "_1",
                                         "1_",
                                         "1__0",
@@ -270,7 +278,7 @@ TEST(Config, UnsignedIntegerForms) {
                        "18446744073709551615]");
   }
   EXPECT_THROW(c.set("x", std::string("1\0", 2)), ConfigError);  // embedded NUL
-  EXPECT_EQ(c.get_uint("x"), 12u);  // unchanged since the last good value
+  EXPECT_EQ(c.get_uint("x"), 18000000000000000000ull);  // unchanged since the last good value
 }
 
 TEST(Config, UnsignedBoundsAndExactMessage) {
