@@ -223,6 +223,9 @@ void Core::switch_tlb_context(unsigned ctx, uint64_t tag) {
   m_ctx = want;
   m_blocks.flush_front();  // the RIP front cache is keyed by linear address
   mode_changed();
+  // The timing TLB keeps several contexts apart by tag (cpu/timing/address_space_ids.h): the
+  // host's and each guest's stay, as they would in a processor's VPID-tagged TLB.
+  if (m_timing) m_timing->switch_tlb_context(ctx == 1 ? tag : 0);
 }
 
 void Core::flush_guest_tlb_context() {
@@ -230,6 +233,11 @@ void Core::flush_guest_tlb_context() {
   m_tlb_ctx[1].user.flush(true);
   m_guest_ctx_tag = ~0ull;
   m_blocks.flush_front();
+  if (m_timing) {
+    m_timing->flush_guest_tlb_contexts();
+    // A reset puts the core back in the host's context without switch_tlb_context.
+    if (m_ctx == &m_tlb_ctx[0]) m_timing->switch_tlb_context(0);
+  }
 }
 
 void Core::flush_tlb_page(uint64_t lin) {

@@ -89,6 +89,10 @@ class TimingModel {
 
   void flush_tlb(bool include_global) { m_tlb.flush(include_global); }
   void flush_tlb_page(uint64_t lin) { m_tlb.flush_page(lin); }
+  // VMX translation contexts (tlb_model.h): the core now runs in `context` (0: the host, else
+  // a guest with VPID), or INVVPID/INVEPT dropped every guest context's entries.
+  void switch_tlb_context(uint64_t context) { m_tlb.switch_context(context); }
+  void flush_guest_tlb_contexts() { m_tlb.flush_guest_contexts(); }
 
   CpiStack& cpi() { return m_cpi; }
   const CacheHierarchy& caches() const { return m_caches; }

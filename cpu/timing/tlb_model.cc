@@ -5,6 +5,18 @@ namespace vmxsim::cpu::timing {
 namespace {
 constexpr unsigned kShifts[3] = {12, 21, 30};
 constexpr uint64_t kMarker = LruTags::kMarker;  // global page
+// Tag layout: the page number in bits 0-51 (a 64-bit address >> 12 at most), the address-space
+// id in bits 56-58, the STLB's size class in bits 61-62, the global marker in bit 63. The id
+// sits above the set-index bits, so a context's pages map to the same sets as anyone's.
+constexpr unsigned kAsidShift = 56;
+constexpr uint64_t kAsidMask = uint64_t(AddressSpaceIds::kSlots - 1) << kAsidShift;
+static_assert((AddressSpaceIds::kSlots & (AddressSpaceIds::kSlots - 1)) == 0 &&
+                  kAsidShift + 3 <= 61 && AddressSpaceIds::kSlots <= 8,
+              "the address-space id must fit between the page number and the size class");
+// Matches the entries of one context (`asid` in tag position).
+auto of_context(uint64_t asid) {
+  return [asid](uint64_t t) { return (t & kAsidMask) == asid; };
+}
 
 unsigned size_index(unsigned page_shift) {
   return page_shift >= 30 ? 2 : page_shift >= 21 ? 1 : 0;
@@ -34,7 +46,7 @@ TlbModel::TlbModel(const TimingParams& p, CacheHierarchy& caches, WalkSource& wa
 
 bool TlbModel::l1_lookup(Level1& l1, uint64_t lin, unsigned& shift) {
   for (unsigned s = 0; s < 3; ++s) {
-    if (l1.by_size[s].present() && l1.by_size[s].lookup(lin >> kShifts[s])) {
+    if (l1.by_size[s].present() && l1.by_size[s].lookup((lin >> kShifts[s]) | m_asid_bits)) {
       shift = kShifts[s];
       return true;
     }
@@ -46,13 +58,13 @@ Cycles TlbModel::miss(Level1& l1, uint64_t lin, unsigned& shift) {
   // STLB: 4 KiB and 2 MiB entries (1 GiB pages live only in the first level on the parts we
   // model, so they always walk after an L1 miss — the PWC makes that walk short).
   for (unsigned s = 0; s < 2; ++s) {
-    if (m_stlb.present() && m_stlb.lookup(stlb_tag(lin, s))) {
+    if (m_stlb.present() && m_stlb.lookup(stlb_tag(lin, s) | m_asid_bits)) {
       ++m_stats.stlb_hits;
       m_stats.stlb_cycles += m_stlb_latency;
       shift = kShifts[s];
       // The L1 of that size may be absent (no 1 GiB ITLB): then the 4 KiB one holds a fragment.
       const unsigned fill = l1.by_size[s].present() ? s : 0;
-      l1.by_size[fill].insert(lin >> kShifts[fill]);
+      l1.by_size[fill].insert((lin >> kShifts[fill]) | m_asid_bits);
       if (fill != s) shift = kShifts[fill];
       return m_stlb_latency;
     }
@@ -67,7 +79,7 @@ Cycles TlbModel::miss(Level1& l1, uint64_t lin, unsigned& shift) {
   const bool walked = refs.n || refs.ept_n[WalkRefs::kEptFinal];
   const Cycles c = walked ? walk(lin, refs) : 0;
   unsigned s = size_index(refs.page_shift);
-  const uint64_t g = refs.global ? kMarker : 0;
+  const uint64_t g = (refs.global ? kMarker : 0) | m_asid_bits;
   if (s < 2) m_stlb.insert(stlb_tag(lin, s) | g);
   if (!l1.by_size[s].present()) s = l1.by_size[1].present() && s == 2 ? 1 : 0;  // fragments
   l1.by_size[s].insert((lin >> kShifts[s]) | g);
@@ -83,14 +95,15 @@ Cycles TlbModel::walk(uint64_t lin, WalkRefs& refs) {
     // The deepest cached non-leaf entry lets the walk start below it (SDM Vol. 3 §4.10.3).
     for (int lvl = 2; lvl >= 0; --lvl) {
       if (static_cast<unsigned>(lvl) + 1 >= refs.n) continue;  // a leaf is not cached here
-      if (m_pwc[lvl].lookup(lin >> (39 - 9 * lvl))) {
+      if (m_pwc[lvl].lookup((lin >> (39 - 9 * lvl)) | m_asid_bits)) {
         first = static_cast<unsigned>(lvl) + 1;
         ++m_stats.pwc_hits;
         c += m_pwc_latency;
         break;
       }
     }
-    for (unsigned lvl = first; lvl < 3 && lvl + 1 < refs.n; ++lvl) m_pwc[lvl].insert(lin >> (39 - 9 * lvl));
+    for (unsigned lvl = first; lvl < 3 && lvl + 1 < refs.n; ++lvl)
+      m_pwc[lvl].insert((lin >> (39 - 9 * lvl)) | m_asid_bits);
   }
   for (unsigned i = first; i < refs.n; ++i) {
     for (unsigned k = 0; k < refs.ept_n[i]; ++k) c += charge_walk_ref(refs.ept[i][k]);
@@ -116,23 +129,49 @@ Cycles TlbModel::side_slow(Side& sd, uint64_t lin) {
   return c;
 }
 
-void TlbModel::flush(bool include_global) {
-  auto drop = [include_global](uint64_t t) { return include_global || !(t & kMarker); };
+template <typename Pred>
+void TlbModel::erase_entries_if(Pred drop) {
   for (Level1* l1 : {&m_itlb, &m_dtlb})
     for (auto& t : l1->by_size) t.erase_if(drop);
   m_stlb.erase_if(drop);
-  // Paging-structure caches hold no global entries (SDM Vol. 3 §4.10.4.1).
-  for (auto& pwc : m_pwc) pwc.clear();
-  m_data.last_tag = m_fetch.last_tag = ~0ull;
+  for (auto& pwc : m_pwc) pwc.erase_if(drop);
+  forget_last_pages();
+}
+
+void TlbModel::flush(bool include_global) {
+  // Paging-structure caches hold no global entries (SDM Vol. 3 §4.10.4.1): every one of the
+  // context's goes.
+  const uint64_t asid = m_asid_bits;
+  erase_entries_if([asid, include_global](uint64_t t) {
+    return (t & kAsidMask) == asid && (include_global || !(t & kMarker));
+  });
 }
 
 void TlbModel::flush_page(uint64_t lin) {
   for (Level1* l1 : {&m_itlb, &m_dtlb})
-    for (unsigned s = 0; s < 3; ++s) l1->by_size[s].erase(lin >> kShifts[s]);
-  for (unsigned s = 0; s < 2; ++s) m_stlb.erase(stlb_tag(lin, s));
-  // INVLPG also invalidates all paging-structure-cache entries (SDM Vol. 3 §4.10.4.1).
-  for (auto& pwc : m_pwc) pwc.clear();
-  m_data.last_tag = m_fetch.last_tag = ~0ull;
+    for (unsigned s = 0; s < 3; ++s) l1->by_size[s].erase((lin >> kShifts[s]) | m_asid_bits);
+  for (unsigned s = 0; s < 2; ++s) m_stlb.erase(stlb_tag(lin, s) | m_asid_bits);
+  // INVLPG also invalidates all of the context's paging-structure-cache entries (SDM Vol. 3
+  // §4.10.4.1).
+  for (auto& pwc : m_pwc) pwc.erase_if(of_context(m_asid_bits));
+  forget_last_pages();
+}
+
+void TlbModel::switch_context(uint64_t context) {
+  bool reused = false;
+  const uint64_t asid = uint64_t(m_asids.acquire(context, reused)) << kAsidShift;
+  if (reused) {
+    // The slot's previous owner loses its entries, or the new context would hit them.
+    ++m_stats.asid_reuses;
+    erase_entries_if(of_context(asid));
+  }
+  m_asid_bits = asid;
+  forget_last_pages();  // the shortcut pages belong to the context just left
+}
+
+void TlbModel::flush_guest_contexts() {
+  constexpr uint64_t host = uint64_t(AddressSpaceIds::kHostAsid) << kAsidShift;
+  erase_entries_if([](uint64_t t) { return (t & kAsidMask) != host; });
 }
 
 }  // namespace vmxsim::cpu::timing

@@ -7,11 +7,16 @@
 // *costs* on a processor with the profile's TLB geometry. When it misses, it asks a WalkSource for
 // the physical addresses the hardware walk would read (a side-effect-free walk of the current
 // tables, cpu/mmu/walk_refs.cc) and charges them.
+//
+// Every entry (first level, STLB, page-walk caches) carries the address-space id of the
+// translation context it was made in (address_space_ids.h): the host, or one guest with a VPID.
+// Lookups and invalidations apply to the current context only, as on hardware with VPIDs.
 #pragma once
 
 #include <cstdint>
 
 #include "cpu/cpu_state.h"
+#include "cpu/timing/address_space_ids.h"
 #include "cpu/timing/cache_hierarchy.h"
 #include "cpu/timing/lru_tags.h"
 #include "cpu/timing/timing_params.h"
@@ -48,6 +53,7 @@ struct TlbStats {
   uint64_t pwc_hits = 0;          // walks that started below the root thanks to a PWC
   uint64_t walk_cycles = 0;       // cycles charged for walks (references + PWC + overhead)
   uint64_t stlb_cycles = 0;       // cycles charged for STLB hits
+  uint64_t asid_reuses = 0;       // guest contexts whose id went to another (entries dropped)
 };
 
 class TlbModel {
@@ -64,9 +70,15 @@ class TlbModel {
     return m_caches.access_data(paddr);
   }
   // Architectural invalidations (MOV CR3, INVLPG, ...) drop the model's entries too, so the cost
-  // of refilling them shows.
+  // of refilling them shows. They apply to the current translation context.
   void flush(bool include_global);
   void flush_page(uint64_t lin);
+  // VMX: the translation context the core now runs in (AddressSpaceIds::kHostContext, or a
+  // guest's VmxUnit::guest_tlb_tag()). Entries of other contexts stay, invisible to lookups.
+  void switch_context(uint64_t context);
+  // INVVPID / INVEPT: drops the entries of every guest context (a superset of any single-context
+  // type, which the SDM allows); the host's stay.
+  void flush_guest_contexts();
 
   const TlbStats& stats() const { return m_stats; }
   TlbStats& stats() { return m_stats; }
@@ -97,12 +109,20 @@ class TlbModel {
   Cycles miss(Level1& l1, uint64_t lin, unsigned& shift);
   bool l1_lookup(Level1& l1, uint64_t lin, unsigned& shift);
   Cycles walk(uint64_t lin, WalkRefs& refs);
+  // Drops every entry, in every structure, for which `drop(tag)` holds.
+  template <typename Pred>
+  void erase_entries_if(Pred drop);
+  void forget_last_pages() { m_data.last_tag = m_fetch.last_tag = ~0ull; }
 
   CacheHierarchy& m_caches;
   WalkSource& m_walker;
   Level1 m_itlb, m_dtlb;
   LruTags m_stlb;
   LruTags m_pwc[3];  // PML4E (lin >> 39), PDPTE (lin >> 30), PDE (lin >> 21)
+  // The current context's id, already shifted into tag position: OR-ed into every tag a lookup,
+  // fill or invalidation uses.
+  AddressSpaceIds m_asids;
+  uint64_t m_asid_bits = 0;
   Cycles m_stlb_latency, m_walk_latency, m_pwc_latency;
   TlbStats m_stats;
   Side m_data{&m_dtlb, &m_stats.l1d_hits, &m_stats.l1d_misses};

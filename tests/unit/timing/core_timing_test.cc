@@ -6,6 +6,7 @@
 
 #include "cpu/timing/timing_model.h"
 #include "tests/unit/cpu/test_machine.h"
+#include "tests/unit/timing/timed_params.h"
 
 namespace vmxsim::test {
 namespace {
@@ -17,36 +18,6 @@ constexpr uint64_t kCode = TestMachine::kFreeBase;           // 0x100000, in 2 M
 constexpr uint64_t kPt = TestMachine::kFreeBase + 0x20000;   // page table for 0x400000-0x5fffff
 constexpr uint64_t kData = 0x400000;                          // 4 KiB pages from kPt
 constexpr uint64_t kP = 1, kRw = 2, kUs = 4;
-
-// Every class costs 1 cycle, one op issues per cycle, misses do not overlap: each number in the
-// expectations below can be followed by hand.
-CoreParams timed_params() {
-  CoreParams p = TestMachine::default_params();
-  timing::TimingParams& t = p.timing;
-  t.enabled = true;
-  t.l1i = {32 << 10, 8, 64, 2};
-  t.l1d = {32 << 10, 8, 64, 4};
-  t.l2 = {256 << 10, 8, 64, 12};
-  t.llc = {2 << 20, 16, 64, 40};
-  t.memory_latency = 200;
-  t.prefetch_streams = 0;
-  t.itlb_4k = {16, 0};
-  t.itlb_2m = {8, 0};
-  t.dtlb_4k = {16, 0};
-  t.dtlb_2m = {8, 0};
-  t.dtlb_1g = {0, 0};
-  t.stlb = {64, 4};
-  t.stlb_latency = 7;
-  t.walk_latency = 0;
-  t.pwc_entries = 8;
-  t.pwc_latency = 1;
-  t.bp_table_bits = 10;
-  t.bp_history_bits = 0;
-  t.mispredict_penalty = 20;
-  t.issue_width = 1;
-  t.memory_parallelism = 1;
-  return p;
-}
 
 class TimedMachine {
  public:

@@ -151,6 +151,92 @@ TEST(TlbModel, LargePagesUseTheTwoMegabyteTlbAndInvalidationsDropEntries) {
   EXPECT_EQ(w.walks, 2u);
 }
 
+// A TLB model with its caches and page tables, for the translation-context tests.
+struct TlbRig {
+  explicit TlbRig(const TimingParams& p = small_params()) : caches(p), tlb(p, caches, w) {}
+  CacheHierarchy caches;
+  FakeWalker w;
+  TlbModel tlb;
+};
+
+// Translation contexts (VPIDs): each context's entries, page-walk-cache entries included, are
+// visible only in that context.
+TEST(TlbModel, EachContextSeesOnlyItsOwnEntries) {
+  TlbRig r;
+  TlbModel& tlb = r.tlb;
+  constexpr uint64_t kGuest = 0x10001;  // a guest's context tag (VPID 1)
+  tlb.data(0x400000);                   // the host's walk
+  tlb.switch_context(kGuest);
+  // The guest walks the same page from the top: the host's page-walk-cache entries are not
+  // its own (the paging-structure lines are warm in L1D).
+  EXPECT_EQ(tlb.data(0x400000), 7u + 2 + 4 * 4);
+  EXPECT_EQ(tlb.stats().pwc_hits, 0u);
+  tlb.switch_context(AddressSpaceIds::kHostContext);
+  EXPECT_EQ(tlb.data(0x400000), 0u);
+  tlb.switch_context(kGuest);
+  EXPECT_EQ(tlb.data(0x400000), 0u);
+  EXPECT_EQ(r.w.walks, 2u);
+  // Invalidations apply to the current context only.
+  tlb.flush(true);
+  tlb.switch_context(AddressSpaceIds::kHostContext);
+  EXPECT_EQ(tlb.data(0x400000), 0u);
+  tlb.flush_page(0x400000);
+  tlb.switch_context(kGuest);
+  EXPECT_EQ(tlb.data(0x400000), 7u + 2 + 4 * 4);  // refilled after the guest's flush
+  EXPECT_EQ(r.w.walks, 3u);
+  tlb.switch_context(AddressSpaceIds::kHostContext);
+  EXPECT_EQ(tlb.data(0x400000), 7u + 2 + 4 * 4);  // refilled after the host's INVLPG
+  EXPECT_EQ(r.w.walks, 4u);
+}
+
+TEST(TlbModel, FlushingGuestContextsKeepsTheHosts) {
+  TlbRig r;
+  TlbModel& tlb = r.tlb;
+  tlb.data(0x400000);
+  for (uint64_t guest : {1, 2}) {
+    tlb.switch_context(guest);
+    tlb.data(0x400000);
+  }
+  tlb.switch_context(AddressSpaceIds::kHostContext);
+  tlb.flush_guest_contexts();  // INVVPID / INVEPT
+  EXPECT_EQ(tlb.data(0x400000), 0u);
+  for (uint64_t guest : {1, 2}) {
+    tlb.switch_context(guest);
+    EXPECT_GT(tlb.data(0x400000), 0u) << "guest " << guest;
+  }
+  EXPECT_EQ(r.w.walks, 5u);
+}
+
+TEST(TlbModel, NewContextTakesTheLeastRecentlyEnteredGuestSlot) {
+  TimingParams p = small_params();
+  p.dtlb_4k = {64, 0};  // room for every context's page: only slot reuse drops entries
+  p.stlb = {64, 0};
+  TlbRig r(p);
+  TlbModel& tlb = r.tlb;
+  constexpr unsigned kGuestSlots = AddressSpaceIds::kSlots - 1;  // the host keeps one
+  tlb.data(0x400000);
+  for (uint64_t g = 1; g <= kGuestSlots; ++g) {
+    tlb.switch_context(g);
+    tlb.data(0x400000);
+  }
+  EXPECT_EQ(r.w.walks, 1u + kGuestSlots);
+  EXPECT_EQ(tlb.stats().asid_reuses, 0u);
+  tlb.switch_context(kGuestSlots + 1);  // takes guest 1's slot, dropping its entries
+  EXPECT_EQ(tlb.stats().asid_reuses, 1u);
+  tlb.data(0x400000);
+  for (uint64_t g = 2; g <= kGuestSlots; ++g) {
+    tlb.switch_context(g);
+    EXPECT_EQ(tlb.data(0x400000), 0u) << "guest " << g;
+  }
+  tlb.switch_context(AddressSpaceIds::kHostContext);
+  EXPECT_EQ(tlb.data(0x400000), 0u);
+  EXPECT_EQ(r.w.walks, 2u + kGuestSlots);
+  tlb.switch_context(1);  // walks again, in the slot of the guest entered longest ago
+  EXPECT_GT(tlb.data(0x400000), 0u);
+  EXPECT_EQ(tlb.stats().asid_reuses, 2u);
+  EXPECT_EQ(r.w.walks, 3u + kGuestSlots);
+}
+
 TEST(BranchPredictor, BimodalLoopMispredictsOnEntryAndExit) {
   TimingParams p;
   p.bp_table_bits = 10;

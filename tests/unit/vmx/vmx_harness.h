@@ -38,6 +38,8 @@ class VmxHarness {
   enum class Result { kVmfailInvalid, kVmfailValid, kExit, kOther };
 
   VmxHarness() : m(kRam) {}
+  // With the caller's core parameters (the timing tests turn the timing models on).
+  explicit VmxHarness(const cpu::CoreParams& params) : m(kRam, params) {}
 
   cpu::Core& core() { return m.core(); }
   const vmx::Vmcs& vmcs() { return m.core().vmx().vmcs(); }
