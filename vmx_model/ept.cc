@@ -61,7 +61,9 @@ uint64_t VmxUnit::ept_translate(uint64_t gpa, unsigned access, bool paging_struc
   };
   for (int level = 4; level >= 1; --level) {
     const uint64_t addr = table + ((gpa >> (12 + 9 * (level - 1))) & 0x1ff) * 8;
-    const uint64_t e = phys_read(addr, 8);
+    // The core's phys_read, not the VMX unit's: the timing model charges this walk through its
+    // TLB model (walk_refs), not as VMX memory traffic.
+    const uint64_t e = m_core.phys_read(addr, 8);
     entry_addr[n] = addr;
     entry_val[n] = e;
     ++n;
@@ -93,7 +95,7 @@ uint64_t VmxUnit::ept_translate(uint64_t gpa, unsigned access, bool paging_struc
   if (ad) {
     for (unsigned i = 0; i < n; ++i) {
       const uint64_t want = kEptA | ((i == n - 1 && (access & kW)) ? kEptD : 0);
-      if ((entry_val[i] & want) != want) phys_write(entry_addr[i], 8, entry_val[i] | want);
+      if ((entry_val[i] & want) != want) m_core.phys_write(entry_addr[i], 8, entry_val[i] | want);
     }
   }
   return hpa;

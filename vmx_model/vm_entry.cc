@@ -478,22 +478,28 @@ void VmxUnit::vmlaunch_vmresume(const cpu::DecodedOp& op, bool launch) {
     if (c.params().trace_events) std::fprintf(stderr, "cpu%u VM entry: invalid host state: %s\n", c.params().apic_id, why.c_str());
     return vm_fail(kErrEntryInvalidHostState);
   }
-  // From here on a failure is a VM exit that loads the host state (SDM §27.8).
+  // From here on a failure is a VM exit that loads the host state (SDM §27.8). The entry's own
+  // cycles (fixed part, state components, MSR list, memory traffic) count as transition time up
+  // to that exit, which counts its own.
+  const uint64_t start = c.cycles();
   c.add_cycles(m_costs.entry_cycles);
-  m_cycles_transitions += m_costs.entry_cycles;
   uint64_t qual = 0;
   if (!check_guest_state(why, qual)) {
+    m_cycles_transitions += c.cycles() - start;
     fail_entry(kExitInvalidGuestState, qual, why);
     throw VmxTransition{false};
   }
   load_guest_state();
+  c.add_cycles(m_costs.state_component_cycles * entry_state_components());
   uint32_t failed = 0;
   if (!load_msr_list(m_vmcs.get(F::VM_ENTRY_MSR_LOAD_ADDR), m_vmcs.get32(F::VM_ENTRY_MSR_LOAD_COUNT), failed)) {
+    m_cycles_transitions += c.cycles() - start;
     fail_entry(kExitMsrLoading, failed, "VM-entry MSR-load list entry " + std::to_string(failed));
     throw VmxTransition{false};
   }
   if (launch) m_vmcs.launched = true;
   ++m_entries;
+  m_cycles_transitions += c.cycles() - start;
   m_entry_cycle = c.cycles();
   arm_preemption_timer();
   inject_event();

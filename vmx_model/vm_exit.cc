@@ -68,8 +68,7 @@ void VmxUnit::save_guest_state(const VmExit& e) {
     const uint64_t left = m_preempt_deadline_tsc > now ? (m_preempt_deadline_tsc >> rate) - (now >> rate) : 0;
     v.set(F::VMX_PREEMPTION_TIMER_VALUE, e.reason == kExitPreemptionTimer ? 0 : left);
   }
-  if (ctl_proc2(proc2::kEnableEpt) && (c.s.cr0 & cr0::kPg) && (c.s.cr4 & cpu::cr4::kPae) &&
-      !(c.s.efer & efer::kLma)) {
+  if (guest_pdptes_in_vmcs()) {
     for (unsigned i = 0; i < 4; ++i)
       v.set(field_plus(F::GUEST_PDPTE0, i),
             c.m_pdptes_loaded ? c.m_pdpte[i] : guest_phys_read((c.s.cr3 & 0xffffffe0ull) + 8 * i, 8));
@@ -189,6 +188,7 @@ void VmxUnit::vm_exit(const VmExit& e) {
                  static_cast<unsigned long long>(e.qualification), static_cast<unsigned long long>(c.s.rip));
   const uint64_t start = c.cycles();
   if (!(e.reason & kExitReasonEntryFailure)) m_cycles_nonroot += start - m_entry_cycle;
+  const unsigned components = exit_state_components(!(e.reason & kExitReasonEntryFailure));
   v.set(F::VM_EXIT_REASON, e.reason);
   v.set(F::EXIT_QUALIFICATION, e.qualification);
   if (!(e.reason & kExitReasonEntryFailure)) {
@@ -214,7 +214,7 @@ void VmxUnit::vm_exit(const VmExit& e) {
   uint32_t failed = 0;
   if (!load_msr_list(v.get(F::VM_EXIT_MSR_LOAD_ADDR), v.get32(F::VM_EXIT_MSR_LOAD_COUNT), failed))
     vmx_abort(4);  // VMX abort: failure loading host MSRs
-  c.add_cycles(m_costs.exit_cycles);
+  c.add_cycles(m_costs.exit_cycles + m_costs.state_component_cycles * components);
   m_cycles_transitions += c.cycles() - start;
 }
 

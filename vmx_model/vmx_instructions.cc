@@ -6,6 +6,7 @@
 
 #include "cpu/core.h"
 #include "cpu/decode/isa_table.h"
+#include "cpu/timing/timing_model.h"
 #include "vmx_model/vmx_unit.h"
 
 namespace vmxsim::vmx {
@@ -46,8 +47,16 @@ uint64_t VmxUnit::read_operand_addr(const DecodedOp& op) {
   return m_core.read<8>(m_core.linear(op, 8, false));
 }
 
-uint64_t VmxUnit::phys_read(uint64_t paddr, unsigned size) { return m_core.phys_read(paddr, size); }
-void VmxUnit::phys_write(uint64_t paddr, unsigned size, uint64_t v) { m_core.phys_write(paddr, size, v); }
+// Every memory reference of the VMX unit goes through the caches of the timing model, when the
+// profile has one (vmx_costs.h).
+uint64_t VmxUnit::phys_read(uint64_t paddr, unsigned size) {
+  if (cpu::timing::TimingModel* t = m_core.timing_model()) m_core.add_cycles(t->physical(paddr));
+  return m_core.phys_read(paddr, size);
+}
+void VmxUnit::phys_write(uint64_t paddr, unsigned size, uint64_t v) {
+  if (cpu::timing::TimingModel* t = m_core.timing_model()) m_core.add_cycles(t->physical(paddr));
+  m_core.phys_write(paddr, size, v);
+}
 
 void VmxUnit::read_region(Vmcs& v, uint64_t addr) {
   for (unsigned i = 0; i < kNumVmcsFields; ++i)

@@ -213,6 +213,13 @@ class VmxUnit {
   void arm_preemption_timer();
   void fail_entry(uint32_t reason, uint64_t qualification, const std::string& why);
 
+  // transition_costs.cc: the variable part of a VM entry's / VM exit's cost (vmx_costs.h).
+  unsigned entry_state_components() const;  // after the guest state was loaded
+  // While the guest state is still loaded; an entry failure saves none of it.
+  unsigned exit_state_components(bool saves_guest) const;
+  // A PAE guest with EPT: VM entry loads and VM exit saves the PDPTE fields (SDM §27.3.4).
+  bool guest_pdptes_in_vmcs() const;
+
   // vm_exit.cc
   void save_guest_state(const VmExit& e);
   void load_host_state();

@@ -55,16 +55,13 @@ class TimingModel {
   // (memory_parallelism at a time).
   Cycles data(uint64_t lin, uint64_t paddr, bool dependent) {
     const Cycles tlb = m_tlb.data(lin);
-    const Cycles lat = m_caches.access_data(paddr);
-    Cycles stall = 0;
-    if (lat > m_l1d_latency) {
-      stall = lat - m_l1d_latency;
-      if (!dependent) stall /= m_mlp;
-    }
     m_cpi.tlb += tlb;
-    m_cpi.data += stall;
-    return tlb + stall;
+    return tlb + data_stall(paddr, dependent);
   }
+  // A physical reference of the VMX unit (VMCS region fill and write-back, MSR lists, bitmaps,
+  // the virtual-APIC page, the posted-interrupt descriptor): through the data caches, no TLB;
+  // its misses overlap like independent loads. Booked as data time.
+  Cycles physical(uint64_t paddr) { return data_stall(paddr, false); }
   // One page-table reference (paging-structure entry) at `paddr`: its full latency through the
   // data caches. Booked as TLB time. The VMX unit charges EPT references of a 2-D walk here.
   Cycles charge_walk_ref(uint64_t paddr) {
@@ -112,6 +109,16 @@ class TimingModel {
   Cycles m_l1i_latency, m_l1d_latency, m_mispredict_penalty;
   Cycles m_mlp;
   CpiStack m_cpi;
+  Cycles data_stall(uint64_t paddr, bool dependent) {
+    const Cycles lat = m_caches.access_data(paddr);
+    Cycles stall = 0;
+    if (lat > m_l1d_latency) {
+      stall = lat - m_l1d_latency;
+      if (!dependent) stall /= m_mlp;
+    }
+    m_cpi.data += stall;
+    return stall;
+  }
   // Runtime dataflow: when each register's value is ready, the issue clock (in 1/issue_width
   // cycles) and the completion frontier, all in the model's own cycle count.
   uint64_t m_ready[17] = {};
