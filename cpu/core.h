@@ -383,6 +383,8 @@ class Core {
   void execute_block_timed(const Block& b, unsigned max_ops);  // cpu/timing/timed_execution.cc
   void trace_instruction(const DecodedOp& op) const;
   void handle_attention();
+  // INIT and SIPI at an instruction boundary: processed, held (blocked), a VM exit, or discarded.
+  void handle_init_sipi();
   // `set_rf`: the frame's RFLAGS.RF is set (every fault but the instruction-breakpoint #DB).
   void handle_fault(const GuestFault& f, bool set_rf = true);
   bool deliverable_interrupt();

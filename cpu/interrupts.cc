@@ -431,39 +431,47 @@ bool Core::deliverable_interrupt() {
   return (m_rflags_other & rflags::kIf) && !m_interrupt_shadow;
 }
 
-void Core::handle_attention() {
-  m_attention = false;
-  // INIT is blocked in VMX root operation and exits from non-root operation (SDM §26.2, §24.8).
-  if (m_init_pending && m_vmx->in_vmx_operation()) {
-    if (!m_vmx_nonroot) {
-      m_init_pending = false;  // blocked: dropped, as vmxsim has no pending-INIT latch
-    } else {
-      m_init_pending = false;
-      vmx::VmExit e;
-      e.reason = vmx::kExitInit;
-      m_vmx->vm_exit(e);
-      throw vmx::VmxTransition{false};
-    }
-  }
+// INIT and SIPI (SDM Vol. 3C "Restrictions on VMX Operation", "Other Causes of VM Exits" and VM
+// entry's "Activity State"). INIT is blocked in VMX root operation and in a guest's wait-for-SIPI
+// state: blocked means held, not lost -- VM entry and VMXOFF ask for attention so that a held INIT
+// is looked at again (it then exits the guest, or resets the processor once it left VMX
+// operation). In any other guest state INIT is a VM exit that consumes it. A SIPI counts only in
+// the wait-for-SIPI state (a VM exit in a guest, the start-up otherwise) and is discarded in
+// every other state.
+void Core::handle_init_sipi() {
   if (m_init_pending) {
-    m_init_pending = false;
-    const bool bsp = s.apic_base & (1ull << 8);
-    reset(bsp);
-    m_env.init_performed();
-    m_activity = ActivityState::kWaitForSipi;
-    if (bsp) m_activity = ActivityState::kActive;
+    if (m_vmx_nonroot) {
+      if (m_activity != ActivityState::kWaitForSipi) {
+        m_init_pending = false;
+        m_vmx->init_signal_exit();
+        throw vmx::VmxTransition{false};
+      }
+    } else if (!m_vmx->in_vmx_operation()) {
+      m_init_pending = false;
+      const bool bsp = s.apic_base & (1ull << 8);
+      reset(bsp);  // an AP then waits for SIPI
+      m_env.init_performed();
+    }
   }
   if (m_sipi_pending) {
     m_sipi_pending = false;
-    if (m_activity == ActivityState::kWaitForSipi) {
-      Segment cs = s.seg[kCs];
-      cs.selector = static_cast<uint16_t>(m_sipi_vector) << 8;
-      cs.base = static_cast<uint64_t>(m_sipi_vector) << 12;
-      set_segment(kCs, cs);
-      s.rip = 0;
-      m_activity = ActivityState::kActive;
+    if (m_activity != ActivityState::kWaitForSipi) return;
+    if (m_vmx_nonroot) {
+      m_vmx->sipi_exit(m_sipi_vector);
+      throw vmx::VmxTransition{false};
     }
+    Segment cs = s.seg[kCs];
+    cs.selector = static_cast<uint16_t>(m_sipi_vector) << 8;
+    cs.base = static_cast<uint64_t>(m_sipi_vector) << 12;
+    set_segment(kCs, cs);
+    s.rip = 0;
+    m_activity = ActivityState::kActive;
   }
+}
+
+void Core::handle_attention() {
+  m_attention = false;
+  if (m_init_pending || m_sipi_pending) handle_init_sipi();
   if (m_activity == ActivityState::kShutdown || m_activity == ActivityState::kWaitForSipi) return;
   // A guest's monitor-trap-flag exit comes first: it saves pending debug exceptions.
   if (VMXSIM_UNLIKELY(m_vmx_nonroot) && m_vmx->check_mtf()) throw vmx::VmxTransition{false};

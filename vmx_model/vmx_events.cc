@@ -1,7 +1,8 @@
 // Events in VMX non-root operation (SDM Vol. 3C §26.2, §26.7, §27.2): exceptions against the
 // exception bitmap, the block-boundary VM exits (MTF, preemption timer, NMI and interrupt
-// windows, NMIs, external interrupts), triple faults, and the IDT-vectoring information of an
-// event whose delivery caused an exit. Also construction, reset and statistics of the unit.
+// windows, NMIs, external interrupts), triple faults, INIT and SIPI, and the IDT-vectoring
+// information of an event whose delivery caused an exit. Also construction, reset and statistics
+// of the unit.
 #include "cpu/core.h"
 #include "sim/stats.h"
 #include "vmx_model/vmx_unit.h"
@@ -54,6 +55,19 @@ bool VmxUnit::exception_exits(uint8_t vector, bool has_error, uint32_t error, ui
 void VmxUnit::on_triple_fault() {
   VmExit e;
   e.reason = kExitTripleFault;
+  vm_exit(e);
+}
+
+void VmxUnit::init_signal_exit() {
+  VmExit e;
+  e.reason = kExitInit;
+  vm_exit(e);
+}
+
+void VmxUnit::sipi_exit(uint8_t vector) {
+  VmExit e;
+  e.reason = kExitSipi;
+  e.qualification = vector;
   vm_exit(e);
 }
 

@@ -140,6 +140,7 @@ void VmxUnit::vmxoff(const DecodedOp& op) {
   m_vmxon = false;
   m_vmxon_ptr = kInvalidPtr;
   m_current = kInvalidPtr;
+  request_attention();  // an INIT held while in VMX operation is processed now
   vm_succeed();
 }
 

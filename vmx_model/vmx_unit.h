@@ -122,6 +122,10 @@ class VmxUnit {
   bool check_mtf();  // a pending monitor-trap-flag VM exit (highest priority)
   // The triple fault / shutdown of a guest becomes exit reason 2.
   void on_triple_fault();
+  // INIT in a guest not waiting for SIPI (exit reason 3); a SIPI in a guest waiting for one
+  // (exit reason 4, the vector in the qualification). Neither touches the guest's registers.
+  void init_signal_exit();
+  void sipi_exit(uint8_t vector);
   // While the core delivers an event through the guest IDT (IDT-vectoring information).
   void begin_delivery(uint8_t vector, uint32_t type, bool has_error, uint32_t error);
   void end_delivery() { m_vectoring_info = 0; }

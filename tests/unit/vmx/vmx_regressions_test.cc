@@ -294,6 +294,103 @@ TEST_F(VmxRegression, X2apicIcrReadFromVirtualApicOffset300) {
   EXPECT_EQ(h.m.read<uint64_t>(VmxHarness::kGuestData + 8), 0x55667788u);
 }
 
+// INIT and SIPI against a guest (vmx_init_signal_test, vmx_sipi_signal_test). The host side after
+// a VM exit is a loop at kHostTail that waits for the test to write kHostGo: 1 runs VMRESUME,
+// 2 runs VMXOFF (then it spins), each once. The test signals INIT/SIPI between runs, as another
+// processor's local APIC would.
+class InitSipi : public VmxRegression {
+ protected:
+  static constexpr uint64_t kHostTail = 0x10c000, kHostGo = VmxHarness::kGuestData + 0x100;
+  void SetUp() override {
+    VmxRegression::SetUp();
+    // tail: mov eax, [go]; test eax, eax; jz tail; mov dword [go], 0; dec eax; jnz off;
+    //       vmresume; hlt; off: vmxoff; jmp $
+    using Bytes = std::vector<uint8_t>;
+    const Bytes tail = Bytes{0x8b, 0x04, 0x25} + imm32(kHostGo) + Bytes{0x85, 0xc0, 0x74, 0xf5} +
+                       Bytes{0xc7, 0x04, 0x25} + imm32(kHostGo) + imm32(0) +
+                       Bytes{0xff, 0xc8, 0x75, 0x04, 0x0f, 0x01, 0xc3, 0xf4} +  // vmresume; hlt
+                       Bytes{0x0f, 0x01, 0xc4, 0xeb, 0xfe};                     // vmxoff; jmp $
+    h.m.write(kHostTail, tail);
+    h.set(F::HOST_RIP, kHostTail);
+  }
+  void run() { h.core().run(h.core().cycles() + 200'000); }
+  void host_does(uint32_t what) {
+    h.m.write_value<uint32_t>(kHostGo, what);
+    run();
+  }
+  bool in_guest() { return h.core().vmx_nonroot(); }
+};
+
+// 11. INIT is blocked in VMX root operation: held, not dropped (SDM Vol. 3C "Restrictions on VMX
+// Operation"). The next VM entry exits at once with reason 3 before any guest instruction, which
+// consumes the INIT; VMXOFF instead lets the held INIT reset the processor.
+TEST_F(InitSipi, InitHeldInRootExitsAtNextEntryOnce) {
+  h.guest_code(kVmcall);
+  h.launch();
+  ASSERT_EQ(h.exit_reason(), vx::kExitVmcall);
+  h.core().signal_init();
+  run();
+  ASSERT_TRUE(h.core().vmx().in_vmx_operation()) << "INIT must not act in VMX root operation";
+  ASSERT_EQ(h.core().s.seg[kCs].selector, TestMachine::kCode64) << "INIT reset the processor";
+  host_does(1);
+  EXPECT_EQ(h.exit_reason(), vx::kExitInit) << "the held INIT exits the guest at VM entry";
+  EXPECT_EQ(h.guest_rip(), VmxHarness::kGuestCode);
+  host_does(1);
+  EXPECT_EQ(h.exit_reason(), vx::kExitVmcall) << "the INIT exit consumed the INIT";
+}
+
+TEST_F(InitSipi, InitHeldInRootActsAtVmxoff) {
+  h.core().s.apic_base &= ~(1ull << 8);  // an AP: after INIT it waits for SIPI
+  h.guest_code(kVmcall);
+  h.launch();
+  ASSERT_EQ(h.exit_reason(), vx::kExitVmcall);
+  h.core().signal_init();
+  run();
+  ASSERT_TRUE(h.core().vmx().in_vmx_operation());
+  host_does(2);
+  EXPECT_FALSE(h.core().vmx().in_vmx_operation());
+  EXPECT_EQ(h.core().activity(), ActivityState::kWaitForSipi) << "VMXOFF let the held INIT act";
+}
+
+// 12. A guest entered in the wait-for-SIPI activity state: INIT is blocked there, and a SIPI is
+// a VM exit (reason 4, the vector in the exit qualification, the guest's registers untouched),
+// not a start-up of the guest (SDM Vol. 3C "Other Causes of VM Exits", "Activity State"). In
+// the active state a SIPI is discarded.
+TEST_F(InitSipi, SipiExitsGuestWaitingForSipi) {
+  h.set(F::GUEST_ACTIVITY_STATE, vx::kActivityWaitSipi);
+  h.set(F::HOST_RIP, h.addr("host_rip"));
+  h.guest_code(kVmcall);
+  h.launch();
+  ASSERT_TRUE(in_guest()) << "entry failure '" << h.core().vmx().m_last_entry_failure << "'";
+  ASSERT_EQ(h.core().activity(), ActivityState::kWaitForSipi);
+  h.core().signal_init();
+  run();
+  ASSERT_TRUE(in_guest()) << "wait-for-SIPI blocks INIT, exit reason " << h.exit_reason();
+  h.core().signal_sipi(0x9a);
+  run();
+  ASSERT_FALSE(in_guest());
+  EXPECT_EQ(h.exit_reason(), vx::kExitSipi);
+  EXPECT_EQ(h.field(F::EXIT_QUALIFICATION), 0x9au);
+  EXPECT_EQ(h.guest_rip(), VmxHarness::kGuestCode);
+  EXPECT_EQ(h.field(F::GUEST_ACTIVITY_STATE), vx::kActivityWaitSipi);
+  EXPECT_EQ(h.field(F::GUEST_CS_SELECTOR), TestMachine::kCode64);
+}
+
+TEST_F(InitSipi, SipiDiscardedInActiveGuest) {
+  h.set(F::HOST_RIP, h.addr("host_rip"));
+  // wait: mov eax, [go]; test eax, eax; jz wait; vmcall
+  h.guest_code(std::vector<uint8_t>{0x8b, 0x04, 0x25} + imm32(kHostGo) +
+               std::vector<uint8_t>{0x85, 0xc0, 0x74, 0xf5} + kVmcall);
+  h.launch(50'000);
+  ASSERT_TRUE(in_guest());
+  h.core().signal_sipi(0x9a);
+  run();
+  ASSERT_TRUE(in_guest()) << "exit reason " << h.exit_reason();
+  h.m.write_value<uint32_t>(kHostGo, 1);  // releases the guest
+  run();
+  EXPECT_EQ(h.exit_reason(), vx::kExitVmcall);
+}
+
 }  // namespace
 }  // namespace vmxsim::test
 
