@@ -36,10 +36,41 @@ sc_time CpuModule::local_time_offset() const {
   return core_time > sc_time_stamp() ? core_time - sc_time_stamp() : SC_ZERO_TIME;
 }
 
+// Under temporal decoupling a core acts at its local time, ahead of SystemC time by its offset;
+// devices act at SystemC time.
+static sc_time local_time_of_caller() {
+  const sc_process_handle caller = sc_get_current_process_handle();
+  const auto* cpu =
+      caller.valid() ? dynamic_cast<const CpuModule*>(caller.get_parent_object()) : nullptr;
+  return cpu ? sc_time_stamp() + cpu->local_time_offset() : sc_time_stamp();
+}
+
 void CpuModule::wake() {
+  // A core sleeping in HLT resumes when the waker sent the wake-up, not at the start of the
+  // waker's quantum (else the sleep is cut short by up to a quantum).
+  const sc_time at = local_time_of_caller();
+  if (!m_woken || at < m_wake_at) m_wake_at = at;
   m_woken = true;
   m_core->signal_interrupt();
-  m_wake_event.notify(SC_ZERO_TIME);
+  m_wake_event.notify(at - sc_time_stamp());
+}
+
+void CpuModule::sleep_until_woken(uint64_t timer_cycles) {
+  const bool timer = timer_cycles != ~0ull;
+  const sc_time timer_at = timer ? cycles_to_time(timer_cycles) : SC_ZERO_TIME;
+  for (;;) {
+    const sc_time now = sc_time_stamp();
+    if (m_woken && m_wake_at <= now) return;
+    if (timer && timer_at <= now) return;
+    if (!timer && !m_woken) {
+      wait(m_wake_event);
+      continue;
+    }
+    sc_time until = timer ? timer_at : m_wake_at;
+    if (m_woken && m_wake_at < until) until = m_wake_at;
+    // The event also ends the wait: an earlier wake-up may arrive meanwhile.
+    wait(until - now, m_wake_event);
+  }
 }
 
 void CpuModule::run_thread() {
@@ -89,15 +120,8 @@ void CpuModule::run_thread() {
         // A halted guest also wakes for its VMX-preemption timer.
         if (r == StopReason::kHalted) next = std::min(next, core.next_internal_event());
         const uint64_t before = core.cycles();
-        if (m_woken) {
-          // woken while catching up: run again at once
-        } else if (next != ~0ull && next > core.cycles()) {
-          wait(cycles_to_time(next - core.cycles()), m_wake_event);
-        } else if (next == ~0ull) {
-          wait(m_wake_event);
-        }
-        const uint64_t after = std::max(before, time_to_cycles(sc_time_stamp()));
-        core.set_cycles(std::max(after, std::min(next, after)));
+        sleep_until_woken(next);
+        core.set_cycles(std::max(before, time_to_cycles(sc_time_stamp())));
         core.m_halted_cycles += core.cycles() - before;
         if (dormant && m_on_dormant) m_on_dormant(false);
         if (m_apic) m_apic->update();

@@ -67,6 +67,8 @@ class CpuModule : public sc_core::sc_module, public CpuEnv {
 
  private:
   void run_thread();
+  // Waits (the core halted) until the wake-up time or the core cycle `timer_cycles` (~0: none).
+  void sleep_until_woken(uint64_t timer_cycles);
   sc_core::sc_time cycles_to_time(uint64_t cycles) const;
   uint64_t time_to_cycles(const sc_core::sc_time& t) const;
   void transport(tlm_utils::simple_initiator_socket<CpuModule>& s, tlm::tlm_command cmd, uint64_t addr,
@@ -81,6 +83,7 @@ class CpuModule : public sc_core::sc_module, public CpuEnv {
   std::function<void(bool)> m_on_dormant;
   sc_core::sc_event m_wake_event;
   bool m_woken = false;  // wake() ran since the core last decided to sleep
+  sc_core::sc_time m_wake_at;  // when: the earliest waker's local time
   bool m_shutdown_reported = false;
 
   // DMI cache: regions granted by the memory bus (the RAM grants per chunk).
