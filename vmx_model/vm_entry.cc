@@ -482,6 +482,10 @@ void VmxUnit::vmlaunch_vmresume(const cpu::DecodedOp& op, bool launch) {
   // cycles (fixed part, state components, MSR list, memory traffic) count as transition time up
   // to that exit, which counts its own.
   const uint64_t start = c.cycles();
+  if (m_handled_reason >= 0) {
+    m_handler_cycles[m_handled_reason] += start - m_exit_end_cycle;
+    m_handled_reason = -1;
+  }
   c.add_cycles(m_costs.entry_cycles);
   uint64_t qual = 0;
   if (!check_guest_state(why, qual)) {

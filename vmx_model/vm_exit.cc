@@ -216,6 +216,8 @@ void VmxUnit::vm_exit(const VmExit& e) {
     vmx_abort(4);  // VMX abort: failure loading host MSRs
   c.add_cycles(m_costs.exit_cycles + m_costs.state_component_cycles * components);
   m_cycles_transitions += c.cycles() - start;
+  m_handled_reason = basic < kNumExitReasons ? static_cast<int>(basic) : -1;
+  m_exit_end_cycle = c.cycles();
 }
 
 }  // namespace vmxsim::vmx

@@ -134,6 +134,14 @@ bool VmxUnit::check_pending_events() {
   return false;
 }
 
+namespace {
+// Statistic names by basic exit reason: the SDM name, or reasonN where there is none.
+std::string exit_stat_name(size_t i) {
+  const std::string n = exit_reason_name(static_cast<unsigned>(i));
+  return n == "unknown" ? "reason" + std::to_string(i) : n;
+}
+}  // namespace
+
 void VmxUnit::register_stats(StatRegistry& st, const std::string& p) {
   st.add_counter(p + ".vmx.entries", "entries", "successful VM entries (VMLAUNCH/VMRESUME)", &m_entries);
   st.add_counter(p + ".vmx.entry_failures", "entries", "VM entries that failed on guest state or MSR loading (exit reasons 33, 34)", &m_entry_failures);
@@ -141,11 +149,18 @@ void VmxUnit::register_stats(StatRegistry& st, const std::string& p) {
   st.add_counter(p + ".vmx.cycles_nonroot", "cycles", "cycles spent in VMX non-root operation", &m_cycles_nonroot);
   st.add_counter(p + ".vmx.cycles_transitions", "cycles", "cycles charged to VM entries and exits", &m_cycles_transitions);
   st.add_vector(p + ".vmx.exits", "exits", "VM exits by basic exit reason", m_exits, kNumExitReasons,
-                [](size_t i) { return std::string(exit_reason_name(static_cast<unsigned>(i))) == "unknown"
-                                          ? "reason" + std::to_string(i)
-                                          : std::string(exit_reason_name(static_cast<unsigned>(i))); });
+                exit_stat_name);
+  st.add_vector(p + ".vmx.handler_cycles", "cycles",
+                "root-mode cycles from the end of a VM exit to the next VM entry, by the exit's basic "
+                "reason (divide by vmx.exits.<reason> for the handler's average)",
+                m_handler_cycles, kNumExitReasons, exit_stat_name);
   const uint64_t* exits = m_exits;
   const uint64_t* trans = &m_cycles_transitions;
+  const uint64_t* nonroot = &m_cycles_nonroot;
+  const uint64_t* total = &m_core.m_cycles;
+  st.add_formula(p + ".vmx.cycles_root", "cycles",
+                 "cycles outside VMX non-root operation and transitions (root mode, halted time included)",
+                 [=] { return static_cast<double>(*total - *nonroot - *trans); });
   st.add_formula(p + ".vmx.exits_total", "exits", "VM exits of every reason", [=] {
     double n = 0;
     for (unsigned i = 0; i < kNumExitReasons; ++i) n += static_cast<double>(exits[i]);

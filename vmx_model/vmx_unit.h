@@ -275,12 +275,18 @@ class VmxUnit {
   bool m_virq_pending = false;  // a virtual interrupt is recognized (RVI above VPPR)
   uint32_t m_vectoring_info = 0, m_vectoring_error = 0;
   uint64_t m_entry_cycle = 0;  // core cycle of the last VM entry (for time in non-root)
+  // The exit whose handling (root-mode time until the next VM entry) is being timed, or -1.
+  int m_handled_reason = -1;
+  uint64_t m_exit_end_cycle = 0;
 
  public:
   // Statistics.
   uint64_t m_exits[kNumExitReasons] = {};
   uint64_t m_entries = 0, m_entry_failures = 0, m_vmfails = 0;
   uint64_t m_cycles_nonroot = 0, m_cycles_transitions = 0;
+  // Root-mode cycles from the end of a VM exit to the start of the next VM entry, by the exit's
+  // basic reason: what the hypervisor's handler costs, per exit reason.
+  uint64_t m_handler_cycles[kNumExitReasons] = {};
   std::string m_last_entry_failure;  // name of the check that failed last (traces, tests)
 };
 

@@ -6,7 +6,8 @@
 # RDMSR pass-through and posted interrupts) and a PASS line; no FAIL line;
 # VMXON, VMLAUNCH and the whole guest run passed; exit status 1 (success); and
 # vmxsim's own statistics (--stats: system.cpu0.vmx.exits.<reason>) agree with
-# the exits the hypervisor counted by reason.
+# the exits the hypervisor counted by reason, each with handler time
+# (system.cpu0.vmx.handler_cycles.<reason>).
 #   exitbench.sh VMXSIM KERNEL [--iters N] [--guest "words"] [--allow-skip op,op]
 #                [-- vmxsim args...]
 # --guest adds words to the kernel command line (e.g. "no_ack no_vpid").
@@ -90,6 +91,13 @@ while read -r reason count; do
     err "vmxsim statistic system.cpu0.vmx.exits.$name missing"
   elif [ "${sim%.*}" -ne "$count" ]; then
     err "vmxsim counted $sim exits of reason $reason ($name), the hypervisor $count"
+  fi
+  # Every exit the hypervisor handled took root-mode time until its next VM entry.
+  handler=$(awk -v k="system.cpu0.vmx.handler_cycles.$name" '$1 == k { print $2 }' "$out")
+  if [ -z "$handler" ]; then
+    err "vmxsim statistic system.cpu0.vmx.handler_cycles.$name missing"
+  elif [ "$count" -gt 0 ] && [ "${handler%.*}" -lt "$count" ]; then
+    err "handler_cycles.$name=$handler for $count exits"
   fi
 done < <(echo "$by_reason" | grep -o "[0-9][0-9]*([^)]*)=[0-9][0-9]*" | sed 's/(.*)=/ /')
 [ "$errors" -eq 0 ] || { echo "exitbench.sh: $errors problem(s)" >&2; exit 1; }
