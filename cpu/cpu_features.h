@@ -20,7 +20,11 @@ namespace vmxsim::cpu {
   X(vmx_ept, "VMX extended page tables (IA32_VMX_PROCBASED_CTLS2[33])")             \
   X(vmx_vpid, "VMX virtual-processor identifiers (IA32_VMX_PROCBASED_CTLS2[37])")    \
   X(vmx_unrestricted_guest, "VMX unrestricted guest (IA32_VMX_PROCBASED_CTLS2[39])") \
-  X(vmx_preemption_timer, "VMX-preemption timer (IA32_VMX_PINBASED_CTLS[38])")
+  X(vmx_preemption_timer, "VMX-preemption timer (IA32_VMX_PINBASED_CTLS[38])")       \
+  X(vmx_apicv, "VMX APIC virtualization beyond the TPR shadow: APIC-register virtualization, "  \
+               "virtual-interrupt delivery, posted interrupts (Xeon parts; client parts lack it)") \
+  X(vmx_vmcs_shadowing, "VMX VMCS shadowing (IA32_VMX_PROCBASED_CTLS2[46])")          \
+  X(vmx_vmfunc, "VMX VM functions: EPTP switching (IA32_VMX_PROCBASED_CTLS2[45], with EPT)")
 
 struct CpuFeatures {
 #define VMXSIM_FEATURE_FIELD(name, desc) bool name = true;

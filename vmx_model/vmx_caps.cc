@@ -31,7 +31,7 @@ VmxCaps make_vmx_caps(const cpu::CpuFeatures& f, uint64_t cr4_supported, unsigne
   (void)phys_addr_bits;
 
   const uint32_t pin_may1 = pin::kExtIntExiting | pin::kNmiExiting | pin::kVirtualNmis |
-                            pin::kPostedInterrupts |
+                            (f.vmx_apicv ? pin::kPostedInterrupts : 0) |
                             (f.vmx_preemption_timer ? pin::kPreemptionTimer : 0);
   c.pinbased = ctl(kPinDefault1, pin_may1);
   c.true_pinbased = c.pinbased;
@@ -47,13 +47,18 @@ VmxCaps make_vmx_caps(const cpu::CpuFeatures& f, uint64_t cr4_supported, unsigne
   c.procbased = ctl(kProcDefault1, proc_may1);
   c.true_procbased = ctl(kProcTrueDefault1, proc_may1);
 
-  uint32_t proc2_may1 = proc2::kDescTableExiting | proc2::kWbinvdExiting | proc2::kVmcsShadowing |
-                        proc2::kVirtApicAccesses | proc2::kVirtX2apicMode | proc2::kApicRegisterVirt |
-                        proc2::kVirtIntrDelivery |
+  // The APIC-access page and x2APIC-mode virtualization predate APICv (register virtualization,
+  // virtual-interrupt delivery, posted interrupts), which vmx_apicv switches.
+  uint32_t proc2_may1 = proc2::kDescTableExiting | proc2::kWbinvdExiting |
+                        proc2::kVirtApicAccesses | proc2::kVirtX2apicMode |
+                        (f.vmx_apicv ? proc2::kApicRegisterVirt | proc2::kVirtIntrDelivery : 0) |
+                        (f.vmx_vmcs_shadowing ? proc2::kVmcsShadowing : 0) |
                         proc2::kRdrandExiting | proc2::kRdseedExiting |
                         (f.rdtscp ? proc2::kEnableRdtscp : 0) |
                         (f.invpcid ? proc2::kEnableInvpcid : 0);
-  if (ept) proc2_may1 |= proc2::kEnableEpt | proc2::kEnableVmfunc;
+  const bool vmfunc = ept && f.vmx_vmfunc;
+  if (ept) proc2_may1 |= proc2::kEnableEpt;
+  if (vmfunc) proc2_may1 |= proc2::kEnableVmfunc;
   if (f.vmx_vpid) proc2_may1 |= proc2::kEnableVpid;
   if (ept && f.vmx_unrestricted_guest) proc2_may1 |= proc2::kUnrestrictedGuest;
   c.procbased2 = ctl(0, proc2_may1);
@@ -77,7 +82,7 @@ VmxCaps make_vmx_caps(const cpu::CpuFeatures& f, uint64_t cr4_supported, unsigne
   c.misc = c.preemption_timer_rate | (1ull << 5) | (1ull << 6) | (1ull << 7) | (1ull << 8) |
            (4ull << 16) | (1ull << 29) | (1ull << 30);
 
-  c.vmfunc = ept ? 1 : 0;  // IA32_VMX_VMFUNC: EPTP switching (function 0)
+  c.vmfunc = vmfunc ? 1 : 0;  // IA32_VMX_VMFUNC: EPTP switching (function 0)
   c.cr0_fixed0 = 0x80000021;  // PE, NE, PG (relaxed for PE/PG by unrestricted guest)
   c.cr0_fixed1 = 0xffffffff;
   c.cr4_fixed0 = 0x2000;      // VMXE

@@ -45,6 +45,30 @@ TEST(VmxCaps, SwitchedOffFeaturesAreNotAdvertised) {
   EXPECT_EQ(c.ept_vpid & (1ull << 32), 0u);
 }
 
+TEST(VmxCaps, ApicvShadowingAndVmfuncSwitchOff) {
+  cpu::CpuFeatures f;
+  const VmxCaps on = make_vmx_caps(f, kCr4, 40);
+  EXPECT_TRUE((on.pinbased >> 32) & pin::kPostedInterrupts);
+  EXPECT_TRUE((on.procbased2 >> 32) & proc2::kVirtIntrDelivery);
+  EXPECT_TRUE((on.procbased2 >> 32) & proc2::kVmcsShadowing);
+  EXPECT_EQ(on.vmfunc, 1u);
+  f.vmx_apicv = false;
+  f.vmx_vmcs_shadowing = false;
+  f.vmx_vmfunc = false;
+  const VmxCaps c = make_vmx_caps(f, kCr4, 40);
+  EXPECT_FALSE((c.pinbased >> 32) & pin::kPostedInterrupts);
+  EXPECT_FALSE((c.procbased2 >> 32) & proc2::kApicRegisterVirt);
+  EXPECT_FALSE((c.procbased2 >> 32) & proc2::kVirtIntrDelivery);
+  EXPECT_FALSE((c.procbased2 >> 32) & proc2::kVmcsShadowing);
+  EXPECT_FALSE((c.procbased2 >> 32) & proc2::kEnableVmfunc);
+  EXPECT_EQ(c.vmfunc, 0u);
+  // What predates APICv stays: the APIC-access page, x2APIC-mode virtualization (and the TPR
+  // shadow in the primary controls).
+  EXPECT_TRUE((c.procbased2 >> 32) & proc2::kVirtApicAccesses);
+  EXPECT_TRUE((c.procbased2 >> 32) & proc2::kVirtX2apicMode);
+  EXPECT_TRUE((c.procbased >> 32) & proc::kUseTprShadow);
+}
+
 TEST(VmxCaps, AllowedChecksMustAndMayBits) {
   const uint64_t cap = 0x16 | (0x16ull << 32) | (0x1ull << 32);
   EXPECT_TRUE(VmxCaps::allowed(cap, 0x16));
