@@ -8,7 +8,8 @@
 // fields mutated, random controls inside/outside the capability MSRs, random event injection,
 // random MSR-load/store lists, random guest code. HOST_RIP points at a HLT the driver detects.
 // Every iteration runs for a bounded number of cycles; a guest still in VMX non-root operation
-// afterwards is taken out with an INIT (exit reason 3), then the core is reset and the host
+// afterwards is taken out with an INIT (exit reason 3; a SIPI, exit reason 4, from the
+// wait-for-SIPI state, where INIT is blocked), then the core is reset and the host
 // state, the system structures and the host code are put back.
 //
 // Deterministic: splitmix64 from the seed; the RNG of iteration i depends only on (seed, i).
@@ -126,10 +127,10 @@ enum Outcome {
 };
 const char* const kOutcomeName[] = {
     "VMfailInvalid", "VMfailValid", "VM-entry failure (exit 33/34)", "VM exit to HOST_RIP",
-    "guest still in non-root after budget (INIT exit forced)", "fault raised by a VMX instruction",
+    "guest still in non-root after budget (INIT/SIPI exit forced)", "fault raised by a VMX instruction",
     "host faulted after the VM exit", "shutdown in root operation (triple fault / VMX abort)",
     "host elsewhere after budget (fuzzed host state)", "VMXON/VMCLEAR/VMPTRLD failed",
-    "stuck in non-root even after INIT"};
+    "stuck in non-root even after INIT/SIPI"};
 
 struct Stats {
   uint64_t iterations = 0, entries_attempted = 0, entries_ok = 0;
@@ -769,11 +770,18 @@ void Fuzzer::iteration(uint64_t index) {
       default: ++m_st.guest_timeout; break;
     }
     out = kOutForcedInit;
-    c.signal_init();
+    // INIT exits with reason 3, except from wait-for-SIPI, where INIT is blocked (SDM §26.2,
+    // "INIT signals"): there a SIPI exits with reason 4.
+    const bool waits_for_sipi = c.activity() == ActivityState::kWaitForSipi;
+    if (waits_for_sipi)
+      c.signal_sipi(0x12);
+    else
+      c.signal_init();
     run_for(2000);
     if (c.vmx_nonroot()) {
       out = kOutStuckNonroot;
-      anomaly(index, "guest still in VMX non-root operation after an INIT");
+      anomaly(index, waits_for_sipi ? "guest still in VMX non-root operation after a SIPI"
+                                    : "guest still in VMX non-root operation after an INIT");
     }
     for (unsigned k = 0; k < vx::kNumExitReasons; ++k) m_st.forced_exit_reason[k] += u.m_exits[k] - exits0[k];
   } else {
