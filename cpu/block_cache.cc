@@ -61,13 +61,14 @@ void BlockCache::invalidate_all() {
   for (auto& kv : m_by_key) retire(kv.second.release());
   m_by_key.clear();
   m_by_page.clear();
-  flush_front();
+  flush_all_fronts();
 }
 
 void BlockCache::free_retired() {
   if (m_retired.empty()) return;
-  // Front-cache entries may still point at retired blocks: drop them all before freeing.
-  flush_front();
+  // Front-cache entries (of any context) may still point at retired blocks: drop them all
+  // before freeing.
+  flush_all_fronts();
   // A block on two pages was removed from one page's list only; drop the other reference.
   for (const auto& b : m_retired) {
     for (uint64_t page : {b->phys >> 12, b->phys2 >> 12}) {

@@ -124,6 +124,7 @@ void Core::reset(bool bsp) {
   m_delivery_depth = 0;
   m_vmx_nonroot = false;
   m_ctx = &m_tlb_ctx[0];
+  m_blocks.select_front(0);
   flush_guest_tlb_context();
   if (m_vmx) m_vmx->reset();
   mode_changed();
@@ -218,10 +219,11 @@ void Core::switch_tlb_context(unsigned ctx, uint64_t tag) {
   if (ctx == 1 && tag != m_guest_ctx_tag) {
     want->sup.flush(true);
     want->user.flush(true);
+    m_blocks.flush_front(1);
     m_guest_ctx_tag = tag;
   }
   m_ctx = want;
-  m_blocks.flush_front();  // the RIP front cache is keyed by linear address
+  m_blocks.select_front(ctx & 1);  // the RIP front cache is per context: keyed by linear address
   mode_changed();
   // The timing TLB keeps several contexts apart by tag (cpu/timing/address_space_ids.h): the
   // host's and each guest's stay, as they would in a processor's VPID-tagged TLB.
@@ -232,7 +234,7 @@ void Core::flush_guest_tlb_context() {
   m_tlb_ctx[1].sup.flush(true);
   m_tlb_ctx[1].user.flush(true);
   m_guest_ctx_tag = ~0ull;
-  m_blocks.flush_front();
+  m_blocks.flush_front(1);
   if (m_timing) {
     m_timing->flush_guest_tlb_contexts();
     // A reset puts the core back in the host's context without switch_tlb_context.
