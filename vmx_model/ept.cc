@@ -93,12 +93,27 @@ uint64_t VmxUnit::ept_translate(uint64_t gpa, unsigned access, bool paging_struc
     *perms_out = static_cast<unsigned>(perm & (dirty_ok ? 7 : (kR | kX)));
   }
   if (ad) {
+    // Page-modification logging (SDM §29.3.6): the dirty flag of the page going from 0 to 1 is
+    // logged first; with the log full the access becomes a VM exit instead.
+    if ((access & kW) && !(entry_val[n - 1] & kEptD) && ctl_proc2(proc2::kEnablePml)) log_modified_page(gpa);
     for (unsigned i = 0; i < n; ++i) {
       const uint64_t want = kEptA | ((i == n - 1 && (access & kW)) ? kEptD : 0);
       if ((entry_val[i] & want) != want) m_core.phys_write(entry_addr[i], 8, entry_val[i] | want);
     }
   }
   return hpa;
+}
+
+void VmxUnit::log_modified_page(uint64_t gpa) {
+  const uint16_t index = static_cast<uint16_t>(m_vmcs.get(F::GUEST_PML_INDEX));
+  if (index > 511) {  // a page-modification log-full event (exit reason 62); nothing is logged
+    VmExit e;
+    e.reason = kExitPmlFull;
+    vm_exit(e);
+    throw VmxTransition{false};
+  }
+  phys_write(m_vmcs.get(F::PML_ADDRESS) + 8 * index, 8, gpa & ~0xfffull);
+  m_vmcs.set(F::GUEST_PML_INDEX, static_cast<uint16_t>(index - 1));  // 0 wraps to 0xffff: full
 }
 
 bool VmxUnit::ept_walk_refs(uint64_t gpa, uint64_t refs[4], unsigned& n, uint64_t& hpa) {

@@ -224,6 +224,9 @@ class VmxUnit {
   // A PAE guest with EPT: VM entry loads and VM exit saves the PDPTE fields (SDM §27.3.4).
   bool guest_pdptes_in_vmcs() const;
 
+  // ept.cc: page-modification logging of a page whose EPT dirty flag is being set.
+  void log_modified_page(uint64_t gpa);
+
   // vm_exit.cc
   void save_guest_state(const VmExit& e);
   void load_host_state();
