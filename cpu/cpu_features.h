@@ -25,7 +25,8 @@ namespace vmxsim::cpu {
                "virtual-interrupt delivery, posted interrupts (Xeon parts; client parts lack it)") \
   X(vmx_vmcs_shadowing, "VMX VMCS shadowing (IA32_VMX_PROCBASED_CTLS2[46])")          \
   X(vmx_vmfunc, "VMX VM functions: EPTP switching (IA32_VMX_PROCBASED_CTLS2[45], with EPT)") \
-  X(vmx_pml, "VMX page-modification logging (IA32_VMX_PROCBASED_CTLS2[49], with EPT)")
+  X(vmx_pml, "VMX page-modification logging (IA32_VMX_PROCBASED_CTLS2[49], with EPT)")  \
+  X(vmx_mbec, "VMX mode-based execute control for EPT (IA32_VMX_PROCBASED_CTLS2[54])")
 
 struct CpuFeatures {
 #define VMXSIM_FEATURE_FIELD(name, desc) bool name = true;

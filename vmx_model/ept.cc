@@ -16,6 +16,9 @@ using F = VmcsField;
 namespace {
 constexpr uint64_t kR = 1, kW = 2, kX = 4;
 constexpr uint64_t kEptLarge = 1ull << 7, kEptA = 1ull << 8, kEptD = 1ull << 9;
+// Mode-based execute control: bit 2 of an entry allows fetches from supervisor-mode linear
+// addresses, bit 10 from user-mode ones (SDM §29.3.3.2).
+constexpr uint64_t kEptXUser = 1ull << 10;
 
 bool bad_memory_type(uint64_t e) {
   const unsigned t = (e >> 3) & 7;
@@ -45,17 +48,23 @@ uint64_t VmxUnit::ept_translate(uint64_t gpa, unsigned access, bool paging_struc
   const uint64_t addr_mask = ((1ull << maxphy) - 1) & ~0xfffull;
   const uint64_t rsvd_hi = ~((1ull << maxphy) - 1) & 0x000fffffffffffffull;
   const bool ad = eptp & (1ull << 6);
+  const bool mbec = ctl_proc2(proc2::kModeBasedEpt);
+  // A fetch from a user-mode linear address (U/S = 1 at every guest paging level) needs XU.
+  const bool user_fetch = mbec && (access & kX) && (access & kEptAccessUserMode);
+  access &= 7;
   // With accessed/dirty flags on, the processor's accesses to guest paging structures are
   // writes for EPT (it may set their A/D bits; SDM §29.3.3.2).
   if (paging_structure && ad) access |= kW;
   uint64_t table = eptp & addr_mask;
   uint64_t perm = kR | kW | kX;
+  bool xu = true;  // execute for user-mode linear addresses, with MBEC
   uint64_t entry_addr[4];
   uint64_t entry_val[4];
   unsigned n = 0;
   uint64_t hpa = 0;
   auto violation = [&](uint64_t perms) {
-    uint64_t q = (access & 7) | ((perms & 7) << 3);
+    // Bits 3-5: the AND of bits 2:0 of the entries used; bit 6 with MBEC: the AND of their XU.
+    uint64_t q = (access & 7) | ((perms & 7) << 3) | (mbec && xu ? (1u << 6) : 0);
     if (lin_valid) q |= (1u << 7) | (paging_structure ? 0 : (1u << 8));
     ept_exit(kExitEptViolation, gpa, q, lin_valid, lin);
   };
@@ -67,7 +76,11 @@ uint64_t VmxUnit::ept_translate(uint64_t gpa, unsigned access, bool paging_struc
     entry_addr[n] = addr;
     entry_val[n] = e;
     ++n;
-    if ((e & 7) == 0) violation(0);  // not present: no permissions to report
+    // Not present (bits 2:0 clear, and with MBEC bit 10 too): no permissions to report.
+    if ((e & 7) == 0 && !(mbec && (e & kEptXUser))) {
+      xu = false;
+      violation(0);
+    }
     // Misconfigurations (SDM §29.3.3.1): write without read, reserved bits, bad memory types.
     bool misconfig = (e & 3) == kW || (e & rsvd_hi);
     const bool leaf = level == 1 || (level <= 3 && (e & kEptLarge));
@@ -78,6 +91,7 @@ uint64_t VmxUnit::ept_translate(uint64_t gpa, unsigned access, bool paging_struc
     if (leaf) misconfig = misconfig || bad_memory_type(e);
     if (misconfig) ept_exit(kExitEptMisconfig, gpa, 0, false, 0);
     perm &= e & 7;
+    xu = xu && (e & kEptXUser);
     if (leaf) {
       const uint64_t page_mask = (1ull << (12 + 9 * (level - 1))) - 1;
       hpa = (e & addr_mask & ~page_mask) | (gpa & page_mask);
@@ -85,12 +99,14 @@ uint64_t VmxUnit::ept_translate(uint64_t gpa, unsigned access, bool paging_struc
     }
     table = e & addr_mask;
   }
-  if ((access & perm) != (access & 7)) violation(perm);
+  // The fetch permission that applies: XS (bit 2) or, for a user-mode address with MBEC, XU.
+  const uint64_t usable = user_fetch ? ((perm & ~kX) | (xu ? kX : 0)) : perm;
+  if ((access & usable) != access) violation(perm);
   if (perms_out) {
     // What the core's fast TLB may cache for this page: writes only once the dirty flag is
     // set (or A/D flags are off), so that the first write through it sets D here.
     const bool dirty_ok = !ad || (access & kW) || (entry_val[n - 1] & kEptD);
-    *perms_out = static_cast<unsigned>(perm & (dirty_ok ? 7 : (kR | kX)));
+    *perms_out = static_cast<unsigned>(usable & (dirty_ok ? 7 : (kR | kX)));
   }
   if (ad) {
     // Page-modification logging (SDM §29.3.6): the dirty flag of the page going from 0 to 1 is
@@ -129,7 +145,7 @@ bool VmxUnit::ept_walk_refs(uint64_t gpa, uint64_t refs[4], unsigned& n, uint64_
     if (!page) return false;
     uint64_t e;
     std::memcpy(&e, page + (addr & 0xfff), 8);
-    if ((e & 7) == 0) return false;
+    if ((e & 7) == 0 && !(ctl_proc2(proc2::kModeBasedEpt) && (e & kEptXUser))) return false;
     if (level == 1 || (level <= 3 && (e & kEptLarge))) {
       const uint64_t page_mask = (1ull << (12 + 9 * (level - 1))) - 1;
       hpa = (e & addr_mask & ~page_mask) | (gpa & page_mask);

@@ -119,6 +119,7 @@ bool VmxUnit::check_controls(std::string& why) {
     }
   }
   if (proc2v & proc2::kUnrestrictedGuest) CHECK(proc2v & proc2::kEnableEpt, "unrestricted guest without EPT");
+  if (proc2v & proc2::kModeBasedEpt) CHECK(proc2v & proc2::kEnableEpt, "mode-based execute control without EPT");
   if (proc2v & proc2::kEnablePml) {
     CHECK(proc2v & proc2::kEnableEpt, "PML without EPT");
     CHECK(addr_ok(v.get(F::PML_ADDRESS)), "PML address");

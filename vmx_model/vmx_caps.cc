@@ -59,6 +59,7 @@ VmxCaps make_vmx_caps(const cpu::CpuFeatures& f, uint64_t cr4_supported, unsigne
   const bool vmfunc = ept && f.vmx_vmfunc;
   if (ept) proc2_may1 |= proc2::kEnableEpt;
   if (ept && f.vmx_pml) proc2_may1 |= proc2::kEnablePml;  // logs what EPT's dirty flags record
+  if (ept && f.vmx_mbec) proc2_may1 |= proc2::kModeBasedEpt;
   if (vmfunc) proc2_may1 |= proc2::kEnableVmfunc;
   if (f.vmx_vpid) proc2_may1 |= proc2::kEnableVpid;
   if (ept && f.vmx_unrestricted_guest) proc2_may1 |= proc2::kUnrestrictedGuest;

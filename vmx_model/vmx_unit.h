@@ -167,6 +167,9 @@ class VmxUnit {
   // violations and misconfigurations exit (throwing VmxTransition). `paging_structure`: the
   // access is the processor's own read of a guest paging-structure entry for `lin`.
   // `perms_out` (optional) receives the permissions the core's TLB may cache for the page.
+  // With mode-based execute control, a fetch adds kEptAccessUserMode when the linear address is
+  // a user-mode one (U/S = 1 at every guest paging level).
+  static constexpr unsigned kEptAccessUserMode = 8;
   uint64_t ept_translate(uint64_t gpa, unsigned access, bool paging_structure, bool lin_valid,
                          uint64_t lin, unsigned* perms_out = nullptr);
   bool ept_enabled() const { return ctl_proc2(proc2::kEnableEpt); }

@@ -154,7 +154,13 @@ uint64_t Core::translate(uint64_t lin, unsigned access) {
   }
 
   unsigned ept_perms = 7;
-  if (ept) phys = m_vmx->ept_translate(phys, ept_access, false, true, lin, &ept_perms);
+  if (ept) {
+    // Mode-based execute control tells supervisor-mode from user-mode linear addresses (with
+    // paging off every address is a supervisor-mode one).
+    const bool user_address = exec && (s.cr0 & cr0::kPg) && page_user;
+    phys = m_vmx->ept_translate(phys, ept_access | (user_address ? vmx::VmxUnit::kEptAccessUserMode : 0u),
+                                false, true, lin, &ept_perms);
+  }
 
   // Install the translation when the page is RAM (a guest's APIC-access page never: its
   // accesses are virtualized on the slow path).

@@ -45,7 +45,7 @@ TEST(VmxCaps, SwitchedOffFeaturesAreNotAdvertised) {
   EXPECT_EQ(c.ept_vpid & (1ull << 32), 0u);
 }
 
-TEST(VmxCaps, ApicvShadowingVmfuncAndPmlSwitchOff) {
+TEST(VmxCaps, OptionalVmxFeaturesSwitchOff) {
   cpu::CpuFeatures f;
   const VmxCaps on = make_vmx_caps(f, kCr4, 40);
   EXPECT_TRUE((on.pinbased >> 32) & pin::kPostedInterrupts);
@@ -53,8 +53,10 @@ TEST(VmxCaps, ApicvShadowingVmfuncAndPmlSwitchOff) {
   EXPECT_TRUE((on.procbased2 >> 32) & proc2::kVmcsShadowing);
   EXPECT_EQ(on.vmfunc, 1u);
   EXPECT_TRUE((on.procbased2 >> 32) & proc2::kEnablePml);
+  EXPECT_TRUE((on.procbased2 >> 32) & proc2::kModeBasedEpt);
   f.vmx_apicv = false;
   f.vmx_pml = false;
+  f.vmx_mbec = false;
   f.vmx_vmcs_shadowing = false;
   f.vmx_vmfunc = false;
   const VmxCaps c = make_vmx_caps(f, kCr4, 40);
@@ -65,6 +67,7 @@ TEST(VmxCaps, ApicvShadowingVmfuncAndPmlSwitchOff) {
   EXPECT_FALSE((c.procbased2 >> 32) & proc2::kEnableVmfunc);
   EXPECT_EQ(c.vmfunc, 0u);
   EXPECT_FALSE((c.procbased2 >> 32) & proc2::kEnablePml);
+  EXPECT_FALSE((c.procbased2 >> 32) & proc2::kModeBasedEpt);
   // What predates APICv stays: the APIC-access page, x2APIC-mode virtualization (and the TPR
   // shadow in the primary controls).
   EXPECT_TRUE((c.procbased2 >> 32) & proc2::kVirtApicAccesses);
