@@ -259,7 +259,7 @@ uint64_t Core::next_internal_event() const {
 
 bool Core::interrupt_wakes_halt() const {
   return (m_rflags_other & rflags::kIf) || (m_vmx_nonroot && m_vmx->external_interrupts_exit()) ||
-         in_mwait();
+         (in_mwait() && m_mwait_break_masked);
 }
 
 uint64_t Core::tsc() const {

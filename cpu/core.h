@@ -350,9 +350,10 @@ class Core {
   uint64_t cr4_supported() const;
   // The next cycle at which the core itself has an event (VMX-preemption timer), or ~0.
   uint64_t next_internal_event() const;
-  // Whether something besides INIT, SIPI and NMI can end a HLT now: a maskable interrupt
-  // (RFLAGS.IF, or a guest whose external interrupts cause VM exits), or for MWAIT a store to
-  // the monitored line or a masked interrupt.
+  // Whether something besides INIT, SIPI, NMI and other cores can end a HLT now: a maskable
+  // interrupt (RFLAGS.IF, a guest whose external interrupts cause VM exits, or MWAIT with
+  // ECX[0]). A core in MWAIT waiting for a store is dormant like a HLT with interrupts off: only
+  // another core can wake it, and the run ends when every core is dormant.
   bool interrupt_wakes_halt() const;
 
  private:

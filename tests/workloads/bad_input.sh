@@ -53,6 +53,7 @@ expect "guest triple fault" 4 "triple fault" -- -kernel "$wl/triple_fault.elf"
 expect "guest never exits: instruction limit" 6 "instruction limit reached" -- -kernel "$wl/spin.elf" --max-insns 2000000
 expect "guest never exits: cycle limit" 6 "cycle limit reached" -- -kernel "$wl/spin.elf" --max-cycles 5000000
 expect "guest halts forever" 8 "halted or waiting" -- -kernel "$wl/halt_forever.elf"
+expect "guest waits in MWAIT forever" 8 "halted or waiting" -- -kernel "$wl/mwait_forever.elf"
 
 echo "$passed passed, $failures failed"
 [ "$failures" -eq 0 ]
