@@ -60,6 +60,25 @@ class Result:
             for key, value in _PAIR.findall(line):
                 self.results[key] = _parse_value(value)
 
+    def exit_table(self, cpu=0):
+        """VM exits of one CPU by basic exit reason, as a pandas DataFrame indexed by reason:
+        `exits`, `handler_cycles` (the hypervisor's root-mode cycles from those exits to the next
+        VM entries) and `handler_cycles_per_exit`; reasons without exits are left out, the most
+        frequent first. Works for any hypervisor the run booted, not only exitbench."""
+        import pandas as pd  # only this method needs it: `import vmxsim` stays light
+
+        prefix = "system.cpu%d.vmx." % cpu
+        rows = []
+        for name, value in self.stats.items():
+            if not name.startswith(prefix + "exits.") or not value:
+                continue
+            reason = name[len(prefix + "exits."):]
+            handler = self.stats.get(prefix + "handler_cycles." + reason, 0)
+            rows.append((reason, int(value), int(handler), handler / value))
+        df = pd.DataFrame(rows, columns=["reason", "exits", "handler_cycles",
+                                         "handler_cycles_per_exit"]).set_index("reason")
+        return df.sort_values("exits", ascending=False, kind="stable")
+
     @property
     def passed(self):
         """True when the guest exited through the debug-exit port with code 0."""

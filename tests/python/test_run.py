@@ -69,3 +69,18 @@ def test_parameters_are_self_describing():
     p = params["system.cpu.latency.div"]
     assert p["type"] == "uint" and p["unit"] == "cycles" and p["description"]
     assert params["system.cpus"]["value"] == "1"
+
+
+def test_exit_table_by_reason():
+    r = vmxsim.run(kernel("exitbench"), append="iters=20")
+    assert r.passed
+    t = r.exit_table()
+    assert list(t.columns) == ["exits", "handler_cycles", "handler_cycles_per_exit"]
+    assert (t["exits"] > 0).all()
+    assert list(t["exits"]) == sorted(t["exits"], reverse=True)
+    # exitbench's CPUID loop exits iters times (plus the hypervisor's own probes in the guest).
+    assert t.loc["cpuid", "exits"] >= 20
+    assert t.loc["cpuid", "handler_cycles"] == r.stats["system.cpu0.vmx.handler_cycles.cpuid"]
+    assert t.loc["cpuid", "handler_cycles_per_exit"] == (
+        t.loc["cpuid", "handler_cycles"] / t.loc["cpuid", "exits"])
+    assert vmxsim.run(kernel("hello")).exit_table().empty
