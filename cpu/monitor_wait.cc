@@ -16,6 +16,10 @@ void Core::arm_monitor(uint64_t lin) {
   // Checked like a 1-byte read: canonical form, then #PF / EPT violation.
   if (long_mode() && !is_canonical(lin)) raise_noncanonical();
   const uint64_t paddr = translate(lin, kAccessRead);
+  // Only write-back memory can be monitored; for MMIO (no store there passes the CodeMap) the
+  // monitor stays unarmed and MWAIT returns at once, as the SDM allows for other memory types.
+  disarm_monitor();
+  if (!m_env.dmi_page(paddr, false)) return;
   m_monitor_armed = true;
   m_code_map.watch_line(paddr, code_listener());
 }

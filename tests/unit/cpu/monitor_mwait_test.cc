@@ -116,6 +116,15 @@ TEST_F(MonitorMwait, NonCanonicalMonitorAddressIsGp) {
   EXPECT_EQ(r.exception, kGp);
 }
 
+TEST_F(MonitorMwait, MonitorOfNonRamDoesNotArm) {
+  // Beyond the TestMachine's 16 MiB of RAM (identity-mapped up to 1 GiB): not write-back memory.
+  const RunResult r = m.run_code(kCode, mov_rax(0x2000000) + kXorEcx + kXorEdx + kMonitor + wait());
+  EXPECT_TRUE(r.halted);
+  EXPECT_TRUE(returned());
+  EXPECT_FALSE(m.core().monitor_armed());
+  EXPECT_EQ(m.core().m_mwaits, 0u);
+}
+
 TEST_F(MonitorMwait, WithoutMonitorMwaitReturnsAtOnce) {
   const RunResult r = m.run_code(kCode, wait());
   EXPECT_TRUE(r.halted);  // the final HLT
