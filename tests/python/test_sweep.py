@@ -3,13 +3,15 @@ determinism, parallel runs equal to sequential ones, progress."""
 import io
 import multiprocessing
 import os
+import subprocess
+import sys
 
 import pandas as pd
 import pytest
 
 import vmxsim
 from vmxsim import _executors
-from conftest import SHORT_LOOP, deterministic, kernel
+from conftest import BUILD, SHORT_LOOP, SOURCE, deterministic, kernel
 
 GRID = {"system.cpu.latency.alu": [1, 3], "system.cpu.latency.mov": [1, 2, 5]}
 
@@ -142,3 +144,22 @@ def test_progress_bar_goes_to_the_given_stream_and_not_to_a_pipe(capsys):
 def test_keep_serial():
     df = vmxsim.sweep(kernel("hello"), {}, executor="serial", progress=False, keep_serial=True)
     assert "RESULT hello=1" in df["serial"][0] and os.path.basename(df.columns[-1]) == "serial"
+
+
+def test_exit_cost_sweep_example(tmp_path):
+    """examples/exit_cost_sweep.py: one more cycle of fixed VM-exit cost is one more cycle on
+    every exiting round trip, and without APICv only the posted-interrupt row is missing."""
+    script = os.path.join(SOURCE, "examples", "exit_cost_sweep.py")
+    p = subprocess.run([sys.executable, script, "--build", BUILD, "--out-dir", str(tmp_path),
+                        "--exit-cycles", "110,220", "--iters", "5", "--jobs", "2"],
+                       capture_output=True, text=True, timeout=240)
+    assert p.returncode == 0, p.stderr
+    df = pd.read_csv(tmp_path / "exit_cost_sweep.csv")
+    assert len(df) == 4 and df["passed"].all()
+    t = df.set_index(["system.cpu.vmx.exit_cycles", "system.cpu.feature.vmx_apicv"])
+    for op in ("cpuid", "vmcall", "rdmsr"):
+        col = "exit.%s.cycles" % op
+        assert t.loc[(220, True), col] - t.loc[(110, True), col] == 110
+        assert t.loc[(220, False), col] == t.loc[(220, True), col]
+    assert t.loc[(220, True), "exit.self_ipi_posted.cycles"] > 0
+    assert pd.isna(t.loc[(220, False), "exit.self_ipi_posted.cycles"])
