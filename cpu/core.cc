@@ -387,6 +387,7 @@ void Core::execute_block(const Block& b, unsigned max_ops) {
     s.rip = s.gpr[kRegNextRip];
     cycles += op->cycles;
     if (VMXSIM_UNLIKELY(m_break_block)) {
+      if (VMXSIM_UNLIKELY(m_switch != ContextSwitch::kNone)) return end_switched_block(b, op, cycles - op->cycles);
       ++op;
       break;
     }
@@ -394,6 +395,19 @@ void Core::execute_block(const Block& b, unsigned max_ops) {
   m_instructions += static_cast<uint64_t>(op - b.ops.data());
   m_cycles += cycles;
   m_cur_block = nullptr;
+}
+
+void Core::end_switched_block(const Block& b, const DecodedOp* op, Cycles cycles) {
+  const bool retired = m_switch == ContextSwitch::kRetired;
+  m_instructions += static_cast<uint64_t>(op - b.ops.data()) + (retired ? 1 : 0);
+  m_cycles += cycles + (retired ? op->cycles : 0);
+  m_cur_block = nullptr;
+}
+
+void Core::after_context_switch() {
+  m_switch = ContextSwitch::kNone;
+  m_delivering_fault = false;
+  m_step_rule = StepRule::kNormal;
 }
 
 StopReason Core::run(Cycles until) {
@@ -430,9 +444,17 @@ StopReason Core::run(Cycles until) {
         const bool mtf = VMXSIM_UNLIKELY(m_vmx_nonroot) && m_vmx->mtf_enabled();
         if (VMXSIM_LIKELY(!m_interrupt_shadow && !step && !m_bp_exec_mask && !mtf)) {
           execute_block(*b, ~0u);
+          if (VMXSIM_UNLIKELY(m_switch != ContextSwitch::kNone)) {
+            after_context_switch();
+            continue;
+          }
           if (VMXSIM_UNLIKELY(m_step_rule != StepRule::kNormal)) after_single_step(false);
         } else {
           execute_debug(*b);
+          if (m_switch != ContextSwitch::kNone) {
+            after_context_switch();
+            continue;
+          }
           if (mtf && m_vmx_nonroot) m_vmx->after_guest_instruction();
         }
       } catch (const GuestFault& f) {
@@ -445,8 +467,7 @@ StopReason Core::run(Cycles until) {
       // A VM entry or exit switched the core to another context in the middle of a block (or
       // of an event delivery): account the retired part and continue at the new RIP.
       retire_partial_block(t.retired);
-      m_delivering_fault = false;
-      m_step_rule = StepRule::kNormal;
+      after_context_switch();
     }
   }
   return StopReason::kQuantum;

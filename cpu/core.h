@@ -301,6 +301,18 @@ class Core {
   void on_monitor_written();
   // Instruction-level side effects handlers need.
   void end_block() { m_break_block = true; }
+  // An instruction handler performed a VM exit or a VM entry (vmx_model/): the core now runs the
+  // other context, whose RIP is already in place. The handler returns at once and the execution
+  // loop ends the block, counting the instruction only when it `retired` (a VM entry; an exiting
+  // instruction did not complete). Returning instead of unwinding keeps the most frequent VMX
+  // transitions off the C++ exception path; exits from deep inside a memory access or an event
+  // delivery still throw vmx::VmxTransition.
+  void switch_context(bool retired) {
+    m_switch = retired ? ContextSwitch::kRetired : ContextSwitch::kExited;
+    m_break_block = true;
+    s.gpr[kRegNextRip] = s.rip;
+  }
+  bool context_switched() const { return m_switch != ContextSwitch::kNone; }
   void set_step_rule(StepRule r) { m_step_rule = r; }
   void set_interrupt_shadow() { m_interrupt_shadow = true; m_break_block = true; }
   // MOV SS / POP SS: blocks interrupts and defers debug traps (single-step, data breakpoints) to
@@ -381,6 +393,11 @@ class Core {
   const Block* lookup_block();
   void execute_block(const Block& b, unsigned max_ops);
   void retire_partial_block(bool current_retired);
+  // Ends a block whose op `op` switched context (switch_context): `cycles` is what the ops
+  // before it cost. Accounts as retire_partial_block does.
+  void end_switched_block(const Block& b, const DecodedOp* op, Cycles cycles);
+  // Back in the run loop after a VM entry or exit, however it arrived.
+  void after_context_switch();
   void execute_block_timed(const Block& b, unsigned max_ops);  // cpu/timing/timed_execution.cc
   void trace_instruction(const DecodedOp& op) const;
   void handle_attention();
@@ -441,6 +458,8 @@ class Core {
   ActivityState m_activity = ActivityState::kActive;
   bool m_attention = false;
   bool m_break_block = false;
+  enum class ContextSwitch : uint8_t { kNone, kExited, kRetired };
+  ContextSwitch m_switch = ContextSwitch::kNone;  // switch_context() during the current block
   bool m_stop_requested = false;
   bool m_interrupt_shadow = false;
   bool m_movss_shadow = false;   // the shadow comes from MOV SS/POP SS (debug traps deferred)

@@ -142,7 +142,7 @@ void Core::execute_debug(const Block& b) {
     const bool mtf = m_vmx_nonroot && m_vmx->mtf_enabled();
     if (!tf && !shadow_before && !mtf && !exec_breakpoint_in(lin, b.phys_end - b.phys)) {
       execute_block(b, ~0u);
-      if (VMXSIM_UNLIKELY(m_step_rule != StepRule::kNormal)) after_single_step(false);
+      if (VMXSIM_UNLIKELY(m_step_rule != StepRule::kNormal) && !context_switched()) after_single_step(false);
       return;
     }
     if (const uint32_t hits = exec_breakpoint_hits(lin)) {
@@ -157,6 +157,7 @@ void Core::execute_debug(const Block& b) {
   // that instruction completes (or faults: the fault frame has RF set anyway).
   m_rflags_other &= ~rflags::kRf;
   execute_block(b, 1);
+  if (context_switched()) return;  // the VM entry or exit set up the other context's state
   if (shadow_before) m_interrupt_shadow = m_movss_shadow = false;
   after_single_step(tf);
 }

@@ -166,7 +166,7 @@ void Core::deliver_event(uint8_t vector, bool has_error, uint32_t error, bool so
   const bool was_v86 = v86_mode();
   const unsigned new_cpl = conforming ? m_cpl : cs_dpl;
   if (was_v86 && new_cpl != 0) raise(kGp, (cs_sel & 0xfffc) + ext);
-  const bool stack_switch = new_cpl < m_cpl || (lm && (hi >> 0, ((lo >> 32) & 7) != 0));
+  const bool stack_switch = new_cpl < m_cpl || (lm && ((lo >> 32) & 7) != 0);
   const unsigned ist = lm ? ((lo >> 32) & 7) : 0;
 
   const uint64_t old_ss = s.seg[kSs].selector;

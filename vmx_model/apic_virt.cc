@@ -231,7 +231,7 @@ bool write_virtualized(unsigned reg) {
 
 [[noreturn]] void VmxUnit::apic_access_exit(unsigned off, unsigned type) {
   // Qualification (SDM Table 28-6): page offset, access type.
-  exit_for_instruction(kExitApicAccess, (off & 0xfff) | (static_cast<uint64_t>(type) << 12));
+  exit_for_access(kExitApicAccess, (off & 0xfff) | (static_cast<uint64_t>(type) << 12));
 }
 
 uint64_t VmxUnit::apic_access_read(unsigned off, unsigned size) {

@@ -464,7 +464,10 @@ void VmxUnit::fail_entry(uint32_t reason, uint64_t qualification, const std::str
 void VmxUnit::vmlaunch_vmresume(const cpu::DecodedOp& op, bool launch) {
   Core& c = m_core;
   if (!vmx_mode_ok()) c.raise_ud();
-  if (c.vmx_nonroot()) exit_for_instruction(launch ? kExitVmlaunch : kExitVmresume);
+  if (c.vmx_nonroot()) {
+    exit_for_instruction(launch ? kExitVmlaunch : kExitVmresume);
+    return;
+  }
   if (c.cpl() > 0) c.raise_gp0();
   if (!current_vmcs_valid()) return vm_fail_invalid();
   // A shadow VMCS cannot be entered (SDM VMLAUNCH/VMRESUME: VMfailInvalid).
@@ -496,7 +499,7 @@ void VmxUnit::vmlaunch_vmresume(const cpu::DecodedOp& op, bool launch) {
   if (!check_guest_state(why, qual)) {
     m_cycles_transitions += c.cycles() - start;
     fail_entry(kExitInvalidGuestState, qual, why);
-    throw VmxTransition{false};
+    return c.switch_context(false);
   }
   load_guest_state();
   c.add_cycles(m_costs.state_component_cycles * entry_state_components());
@@ -504,7 +507,7 @@ void VmxUnit::vmlaunch_vmresume(const cpu::DecodedOp& op, bool launch) {
   if (!load_msr_list(m_vmcs.get(F::VM_ENTRY_MSR_LOAD_ADDR), m_vmcs.get32(F::VM_ENTRY_MSR_LOAD_COUNT), failed)) {
     m_cycles_transitions += c.cycles() - start;
     fail_entry(kExitMsrLoading, failed, "VM-entry MSR-load list entry " + std::to_string(failed));
-    throw VmxTransition{false};
+    return c.switch_context(false);
   }
   if (launch) m_vmcs.launched = true;
   ++m_entries;
@@ -513,7 +516,7 @@ void VmxUnit::vmlaunch_vmresume(const cpu::DecodedOp& op, bool launch) {
   arm_preemption_timer();
   inject_event();
   apic_virt_on_entry();
-  throw VmxTransition{true};  // the block ends: continue at the guest's RIP
+  c.switch_context(true);  // the block ends: continue at the guest's RIP
 }
 
 }  // namespace vmxsim::vmx

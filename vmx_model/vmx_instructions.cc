@@ -112,7 +112,10 @@ void VmxUnit::vmxon(const DecodedOp& op) {
   if (op.kind[0] != OpKind::kMem || !c.protected_mode() || !(c.s.cr4 & cpu::cr4::kVmxe) ||
       c.v86_mode() || (c.long_mode() && !c.in_64bit_mode()))
     c.raise_ud();
-  if (c.vmx_nonroot()) exit_for_instruction(kExitVmxon, static_cast<uint64_t>(op.disp), instruction_info(op, 0, 3));
+  if (c.vmx_nonroot()) {
+    exit_for_instruction(kExitVmxon, static_cast<uint64_t>(op.disp), instruction_info(op, 0, 3));
+    return;
+  }
   if (!m_vmxon) {
     if (c.cpl() > 0) c.raise_gp0();
     if (!cr0_valid_in_vmx(c.s.cr0) || !cr4_valid_in_vmx(c.s.cr4)) c.raise_gp0();
@@ -134,7 +137,10 @@ void VmxUnit::vmxon(const DecodedOp& op) {
 void VmxUnit::vmxoff(const DecodedOp& op) {
   Core& c = m_core;
   if (!vmx_mode_ok()) c.raise_ud();
-  if (c.vmx_nonroot()) exit_for_instruction(kExitVmxoff);
+  if (c.vmx_nonroot()) {
+    exit_for_instruction(kExitVmxoff);
+    return;
+  }
   if (c.cpl() > 0) c.raise_gp0();
   flush_current();
   m_vmxon = false;
@@ -147,7 +153,10 @@ void VmxUnit::vmxoff(const DecodedOp& op) {
 void VmxUnit::vmclear(const DecodedOp& op) {
   Core& c = m_core;
   if (!vmx_mode_ok() || op.kind[0] != OpKind::kMem) c.raise_ud();
-  if (c.vmx_nonroot()) exit_for_instruction(kExitVmclear, static_cast<uint64_t>(op.disp), instruction_info(op, 0, 3));
+  if (c.vmx_nonroot()) {
+    exit_for_instruction(kExitVmclear, static_cast<uint64_t>(op.disp), instruction_info(op, 0, 3));
+    return;
+  }
   if (c.cpl() > 0) c.raise_gp0();
   const uint64_t addr = read_operand_addr(op);
   if (!valid_phys_addr(addr)) return vm_fail(kErrVmclearInvalidAddr);
@@ -167,7 +176,10 @@ void VmxUnit::vmclear(const DecodedOp& op) {
 void VmxUnit::vmptrld(const DecodedOp& op) {
   Core& c = m_core;
   if (!vmx_mode_ok() || op.kind[0] != OpKind::kMem) c.raise_ud();
-  if (c.vmx_nonroot()) exit_for_instruction(kExitVmptrld, static_cast<uint64_t>(op.disp), instruction_info(op, 0, 3));
+  if (c.vmx_nonroot()) {
+    exit_for_instruction(kExitVmptrld, static_cast<uint64_t>(op.disp), instruction_info(op, 0, 3));
+    return;
+  }
   if (c.cpl() > 0) c.raise_gp0();
   const uint64_t addr = read_operand_addr(op);
   if (!valid_phys_addr(addr)) return vm_fail(kErrVmptrldInvalidAddr);
@@ -184,7 +196,10 @@ void VmxUnit::vmptrld(const DecodedOp& op) {
 void VmxUnit::vmptrst(const DecodedOp& op) {
   Core& c = m_core;
   if (!vmx_mode_ok() || op.kind[0] != OpKind::kMem) c.raise_ud();
-  if (c.vmx_nonroot()) exit_for_instruction(kExitVmptrst, static_cast<uint64_t>(op.disp), instruction_info(op, 0, 3));
+  if (c.vmx_nonroot()) {
+    exit_for_instruction(kExitVmptrst, static_cast<uint64_t>(op.disp), instruction_info(op, 0, 3));
+    return;
+  }
   if (c.cpl() > 0) c.raise_gp0();
   c.write<8>(c.linear(op, 8, true), m_current);
   vm_succeed();
@@ -218,9 +233,11 @@ bool VmxUnit::vmcs_access_checks(const DecodedOp& op, bool write, unsigned& size
   // VMREAD r/m, reg: the encoding is operand 1; VMWRITE reg, r/m: operand 0.
   const unsigned enc_operand = write ? 0 : 1, rm_operand = write ? 1 : 0;
   const uint64_t enc = c.reg_sized(op.reg[enc_operand], size);
-  if (c.vmx_nonroot() && !shadow_access(enc, write))
+  if (c.vmx_nonroot() && !shadow_access(enc, write)) {
     exit_for_instruction(write ? kExitVmwrite : kExitVmread, static_cast<uint64_t>(op.disp),
                          instruction_info(op, rm_operand, enc_operand));
+    return false;
+  }
   if (c.cpl() > 0) c.raise_gp0();
   if (!current_vmcs_valid() || (c.vmx_nonroot() && m_vmcs.get(VmcsField::VMCS_LINK_POINTER) == ~0ull)) {
     vm_fail_invalid();
@@ -272,7 +289,10 @@ void VmxUnit::vmwrite(const DecodedOp& op) {
 void VmxUnit::vmcall(const DecodedOp& op) {
   Core& c = m_core;
   if (!m_vmxon) c.raise_ud();
-  if (c.vmx_nonroot()) exit_for_instruction(kExitVmcall);
+  if (c.vmx_nonroot()) {
+    exit_for_instruction(kExitVmcall);
+    return;
+  }
   if (c.v86_mode() || (c.long_mode() && !c.in_64bit_mode())) c.raise_ud();
   if (c.cpl() > 0) c.raise_gp0();
   // No dual-monitor treatment of SMIs and SMM: VMCALL in VMX root operation fails.
@@ -286,12 +306,21 @@ void VmxUnit::vmfunc(const DecodedOp& op) {
   Core& c = m_core;
   if (!c.vmx_nonroot() || !ctl_proc2(proc2::kEnableVmfunc)) c.raise_ud();
   const uint32_t fn = static_cast<uint32_t>(c.reg<4>(cpu::kRax));
-  if (fn >= 64 || !((m_vmcs.get(VmcsField::VM_FUNCTION_CONTROL) >> fn) & 1)) exit_for_instruction(kExitVmfunc);
+  if (fn >= 64 || !((m_vmcs.get(VmcsField::VM_FUNCTION_CONTROL) >> fn) & 1)) {
+    exit_for_instruction(kExitVmfunc);
+    return;
+  }
   const uint32_t index = static_cast<uint32_t>(c.reg<4>(cpu::kRcx));
-  if (index >= 512) exit_for_instruction(kExitVmfunc);
+  if (index >= 512) {
+    exit_for_instruction(kExitVmfunc);
+    return;
+  }
   const uint64_t eptp = phys_read(m_vmcs.get(VmcsField::EPTP_LIST_ADDRESS) + 8ull * index, 8);
   std::string why;
-  if (!eptp_valid(eptp, why)) exit_for_instruction(kExitVmfunc);
+  if (!eptp_valid(eptp, why)) {
+    exit_for_instruction(kExitVmfunc);
+    return;
+  }
   m_vmcs.set(VmcsField::EPT_POINTER, eptp);
   m_vmcs.set(VmcsField::EPTP_INDEX, index);
   // The guest now translates through another EPT: a new translation context.
@@ -306,7 +335,10 @@ void VmxUnit::invept(const DecodedOp& op) {
   Core& c = m_core;
   if (!vmx_mode_ok() || !(m_caps.procbased2 >> 32 & proc2::kEnableEpt) || op.kind[1] != OpKind::kMem)
     c.raise_ud();
-  if (c.vmx_nonroot()) exit_for_instruction(kExitInvept, static_cast<uint64_t>(op.disp), instruction_info(op, 1, 0));
+  if (c.vmx_nonroot()) {
+    exit_for_instruction(kExitInvept, static_cast<uint64_t>(op.disp), instruction_info(op, 1, 0));
+    return;
+  }
   if (c.cpl() > 0) c.raise_gp0();
   const unsigned size = c.in_64bit_mode() ? 8 : 4;
   const uint64_t type = c.reg_sized(op.reg[0], size);
@@ -328,7 +360,10 @@ void VmxUnit::invvpid(const DecodedOp& op) {
   Core& c = m_core;
   if (!vmx_mode_ok() || !(m_caps.procbased2 >> 32 & proc2::kEnableVpid) || op.kind[1] != OpKind::kMem)
     c.raise_ud();
-  if (c.vmx_nonroot()) exit_for_instruction(kExitInvvpid, static_cast<uint64_t>(op.disp), instruction_info(op, 1, 0));
+  if (c.vmx_nonroot()) {
+    exit_for_instruction(kExitInvvpid, static_cast<uint64_t>(op.disp), instruction_info(op, 1, 0));
+    return;
+  }
   if (c.cpl() > 0) c.raise_gp0();
   const unsigned size = c.in_64bit_mode() ? 8 : 4;
   const uint64_t type = c.reg_sized(op.reg[0], size);

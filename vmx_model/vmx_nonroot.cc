@@ -18,71 +18,78 @@ VmExit VmxUnit::instruction_exit(uint32_t reason, uint64_t qualification) const 
   return e;
 }
 
-void VmxUnit::exit_for_instruction(uint32_t reason, uint64_t qualification, uint32_t instr_info) {
+bool VmxUnit::exit_for_instruction(uint32_t reason, uint64_t qualification, uint32_t instr_info) {
   VmExit e = instruction_exit(reason, qualification);
   e.instr_info = instr_info;
   vm_exit(e);
+  m_core.switch_context(false);
+  return true;
+}
+
+void VmxUnit::exit_for_access(uint32_t reason, uint64_t qualification) {
+  vm_exit(instruction_exit(reason, qualification));
   throw VmxTransition{false};
 }
 
-void VmxUnit::on_hlt() {
-  if (ctl_proc(proc::kHltExiting)) exit_for_instruction(kExitHlt);
+bool VmxUnit::on_hlt() {
+  return ctl_proc(proc::kHltExiting) && exit_for_instruction(kExitHlt);
 }
-void VmxUnit::on_invlpg(uint64_t lin) {
-  if (ctl_proc(proc::kInvlpgExiting)) exit_for_instruction(kExitInvlpg, lin);
+bool VmxUnit::on_invlpg(uint64_t lin) {
+  return ctl_proc(proc::kInvlpgExiting) && exit_for_instruction(kExitInvlpg, lin);
 }
-void VmxUnit::on_rdtsc(bool rdtscp) {
+bool VmxUnit::on_rdtsc(bool rdtscp) {
   if (rdtscp && !ctl_proc2(proc2::kEnableRdtscp)) m_core.raise_ud();
-  if (ctl_proc(proc::kRdtscExiting)) exit_for_instruction(rdtscp ? kExitRdtscp : kExitRdtsc);
+  return ctl_proc(proc::kRdtscExiting) && exit_for_instruction(rdtscp ? kExitRdtscp : kExitRdtsc);
 }
-void VmxUnit::on_rdpmc() {
-  if (ctl_proc(proc::kRdpmcExiting)) exit_for_instruction(kExitRdpmc);
+bool VmxUnit::on_rdpmc() {
+  return ctl_proc(proc::kRdpmcExiting) && exit_for_instruction(kExitRdpmc);
 }
-void VmxUnit::on_pause() {
-  if (ctl_proc(proc::kPauseExiting)) exit_for_instruction(kExitPause);
+bool VmxUnit::on_pause() {
+  return ctl_proc(proc::kPauseExiting) && exit_for_instruction(kExitPause);
 }
-void VmxUnit::on_mwait(bool monitor_armed) {
-  if (ctl_proc(proc::kMwaitExiting)) exit_for_instruction(kExitMwait, monitor_armed ? 1 : 0);
+bool VmxUnit::on_mwait(bool monitor_armed) {
+  return ctl_proc(proc::kMwaitExiting) && exit_for_instruction(kExitMwait, monitor_armed ? 1 : 0);
 }
-void VmxUnit::on_monitor() {
-  if (ctl_proc(proc::kMonitorExiting)) exit_for_instruction(kExitMonitor);
+bool VmxUnit::on_monitor() {
+  return ctl_proc(proc::kMonitorExiting) && exit_for_instruction(kExitMonitor);
 }
-void VmxUnit::on_wbinvd() {
-  if (ctl_proc2(proc2::kWbinvdExiting)) exit_for_instruction(kExitWbinvd);
+bool VmxUnit::on_wbinvd() {
+  return ctl_proc2(proc2::kWbinvdExiting) && exit_for_instruction(kExitWbinvd);
 }
-void VmxUnit::on_rdrand(bool seed) {
-  if (ctl_proc2(seed ? proc2::kRdseedExiting : proc2::kRdrandExiting))
-    exit_for_instruction(seed ? kExitRdseed : kExitRdrand);
+bool VmxUnit::on_rdrand(bool seed) {
+  return ctl_proc2(seed ? proc2::kRdseedExiting : proc2::kRdrandExiting) &&
+         exit_for_instruction(seed ? kExitRdseed : kExitRdrand);
 }
-void VmxUnit::on_invpcid() {
+bool VmxUnit::on_invpcid() {
   // INVPCID is #UD in a guest unless enabled; with INVLPG exiting it exits (SDM §26.3).
   if (!ctl_proc2(proc2::kEnableInvpcid)) m_core.raise_ud();
-  if (ctl_proc(proc::kInvlpgExiting)) exit_for_instruction(kExitInvpcid);
+  return ctl_proc(proc::kInvlpgExiting) && exit_for_instruction(kExitInvpcid);
 }
 
-void VmxUnit::on_desc_table(bool gdtr_idtr, unsigned instr_id, const cpu::DecodedOp& op) {
-  if (!ctl_proc2(proc2::kDescTableExiting)) return;
+bool VmxUnit::on_desc_table(bool gdtr_idtr, unsigned instr_id, const cpu::DecodedOp& op) {
+  if (!ctl_proc2(proc2::kDescTableExiting)) return false;
   // Instruction information (SDM Tables 28-10/28-11): operand form as for VMX instructions,
   // bits 29:28 the instruction identity.
   uint32_t info = instruction_info(op, 0, 3) & ~(0xfu << 28);
   info |= (instr_id & 3) << 28;
-  exit_for_instruction(gdtr_idtr ? kExitGdtrIdtrAccess : kExitLdtrTrAccess,
+  return exit_for_instruction(gdtr_idtr ? kExitGdtrIdtrAccess : kExitLdtrTrAccess,
                        op.kind[0] == cpu::OpKind::kMem ? static_cast<uint64_t>(op.disp) : 0, info);
 }
 
 // MSR bitmaps (SDM §25.6.9): read-low, read-high, write-low, write-high quarters of one 4 KiB
 // page for MSRs 0-0x1fff and 0xc0000000-0xc0001fff; every other MSR exits.
-void VmxUnit::on_msr_access(uint32_t msr, bool write) {
+bool VmxUnit::on_msr_access(uint32_t msr, bool write) {
   const uint32_t reason = write ? kExitWrmsr : kExitRdmsr;
-  if (!ctl_proc(proc::kUseMsrBitmaps)) exit_for_instruction(reason);
+  if (!ctl_proc(proc::kUseMsrBitmaps)) return exit_for_instruction(reason);
   uint64_t off = write ? 2048 : 0;
   if (msr >= 0xc0000000 && msr <= 0xc0001fff) off += 1024;
-  else if (msr > 0x1fff) exit_for_instruction(reason);
+  else if (msr > 0x1fff) return exit_for_instruction(reason);
   const uint32_t idx = msr & 0x1fff;
-  if (phys_read(m_vmcs.get(F::MSR_BITMAP) + off + idx / 8, 1) & (1u << (idx & 7))) exit_for_instruction(reason);
+  const bool exits = phys_read(m_vmcs.get(F::MSR_BITMAP) + off + idx / 8, 1) & (1u << (idx & 7));
+  return exits && exit_for_instruction(reason);
 }
 
-void VmxUnit::on_io(uint16_t port, unsigned size, bool in, bool string, bool rep, bool imm,
+bool VmxUnit::on_io(uint16_t port, unsigned size, bool in, bool string, bool rep, bool imm,
                     const cpu::DecodedOp& op) {
   bool exits;
   if (ctl_proc(proc::kUseIoBitmaps)) {
@@ -98,7 +105,7 @@ void VmxUnit::on_io(uint16_t port, unsigned size, bool in, bool string, bool rep
   } else {
     exits = ctl_proc(proc::kUncondIoExiting);
   }
-  if (!exits) return;
+  if (!exits) return false;
   // Exit qualification (SDM Table 28-5): size-1, direction, string, REP, immediate, port.
   uint64_t q = (size - 1) | (in ? 8u : 0u) | (string ? 16u : 0u) | (rep ? 32u : 0u) |
                (imm ? 64u : 0u) | (static_cast<uint64_t>(port) << 16);
@@ -116,7 +123,8 @@ void VmxUnit::on_io(uint16_t port, unsigned size, bool in, bool string, bool rep
     e.has_linear = true;
   }
   vm_exit(e);
-  throw VmxTransition{false};
+  m_core.switch_context(false);
+  return true;
 }
 
 uint64_t VmxUnit::guest_visible_cr0(uint64_t cr0) const {
@@ -133,13 +141,19 @@ namespace {
 uint64_t cr_qual(unsigned cr, unsigned type, unsigned gpr) { return cr | (type << 4) | (gpr << 8); }
 }  // namespace
 
+// A MOV CR exit; the value it returns is unused (the caller sees Core::context_switched()).
+uint64_t VmxUnit::cr_access_exit(uint64_t qualification) {
+  exit_for_instruction(kExitCrAccess, qualification);
+  return 0;
+}
+
 uint64_t VmxUnit::on_mov_to_cr(unsigned cr, uint64_t value, unsigned gpr) {
   Core& c = m_core;
   switch (cr) {
     case 0: case 4: {
       const uint64_t mask = m_vmcs.get(cr == 0 ? F::CR0_GUEST_HOST_MASK : F::CR4_GUEST_HOST_MASK);
       const uint64_t shadow = m_vmcs.get(cr == 0 ? F::CR0_READ_SHADOW : F::CR4_READ_SHADOW);
-      if ((value ^ shadow) & mask) exit_for_instruction(kExitCrAccess, cr_qual(cr, 0, gpr));
+      if ((value ^ shadow) & mask) return cr_access_exit(cr_qual(cr, 0, gpr));
       // Bits owned by the host keep their current values.
       const uint64_t cur = cr == 0 ? c.s.cr0 : c.s.cr4;
       return (value & ~mask) | (cur & mask);
@@ -149,10 +163,10 @@ uint64_t VmxUnit::on_mov_to_cr(unsigned cr, uint64_t value, unsigned gpr) {
       const uint32_t n = m_vmcs.get32(F::CR3_TARGET_COUNT);
       for (uint32_t i = 0; i < n && i < 4; ++i)
         if (m_vmcs.get(static_cast<F>(static_cast<unsigned>(F::CR3_TARGET_VALUE0) + i)) == value) return value;
-      exit_for_instruction(kExitCrAccess, cr_qual(3, 0, gpr));
+      return cr_access_exit(cr_qual(3, 0, gpr));
     }
     case 8:
-      if (ctl_proc(proc::kCr8LoadExiting)) exit_for_instruction(kExitCrAccess, cr_qual(8, 0, gpr));
+      if (ctl_proc(proc::kCr8LoadExiting)) return cr_access_exit(cr_qual(8, 0, gpr));
       return value;
     default:
       return value;
@@ -165,10 +179,10 @@ uint64_t VmxUnit::on_mov_from_cr(unsigned cr, unsigned gpr) {
     case 0: return guest_visible_cr0(c.s.cr0);
     case 4: return guest_visible_cr4(c.s.cr4);
     case 3:
-      if (ctl_proc(proc::kCr3StoreExiting)) exit_for_instruction(kExitCrAccess, cr_qual(3, 1, gpr));
+      if (ctl_proc(proc::kCr3StoreExiting)) return cr_access_exit(cr_qual(3, 1, gpr));
       return c.s.cr3;
     case 8: {
-      if (ctl_proc(proc::kCr8StoreExiting)) exit_for_instruction(kExitCrAccess, cr_qual(8, 1, gpr));
+      if (ctl_proc(proc::kCr8StoreExiting)) return cr_access_exit(cr_qual(8, 1, gpr));
       uint64_t v;
       return virtual_cr8_read(v) ? v : c.read_cr8();
     }
@@ -182,7 +196,7 @@ bool VmxUnit::on_clts() {
   // shadow clear it completes without touching the host-owned TS.
   const bool host_owned = m_vmcs.get(F::CR0_GUEST_HOST_MASK) & cpu::cr0::kTs;
   if (host_owned && (m_vmcs.get(F::CR0_READ_SHADOW) & cpu::cr0::kTs))
-    exit_for_instruction(kExitCrAccess, cr_qual(0, 2, 0));
+    return exit_for_instruction(kExitCrAccess, cr_qual(0, 2, 0));
   return host_owned;
 }
 
@@ -197,14 +211,14 @@ uint64_t VmxUnit::on_lmsw(uint16_t value, bool mem, uint64_t lin) {
     VmExit e = instruction_exit(kExitCrAccess, q);
     if (mem) { e.guest_linear = lin; e.has_linear = true; }
     vm_exit(e);
-    throw VmxTransition{false};
+    m_core.switch_context(false);
   }
   return mask;  // the caller keeps these CR0 bits
 }
 
-void VmxUnit::on_mov_dr(unsigned dr, bool to_dr, unsigned gpr) {
-  if (ctl_proc(proc::kMovDrExiting))
-    exit_for_instruction(kExitDrAccess, dr | (to_dr ? 0u : 16u) | (gpr << 8));
+bool VmxUnit::on_mov_dr(unsigned dr, bool to_dr, unsigned gpr) {
+  return ctl_proc(proc::kMovDrExiting) &&
+         exit_for_instruction(kExitDrAccess, dr | (to_dr ? 0u : 16u) | (gpr << 8));
 }
 
 uint64_t VmxUnit::guest_tsc(uint64_t host_tsc) const {

@@ -75,37 +75,44 @@ class VmxUnit {
   void invvpid(const cpu::DecodedOp& op);
 
   // --- non-root operation (vmx_nonroot.cc) -----------------------------------------------------
-  // Each returns normally when the instruction executes; otherwise it performs the VM exit and
-  // throws VmxTransition.
-  [[noreturn]] void exit_for_instruction(uint32_t reason, uint64_t qualification = 0,
-                                         uint32_t instr_info = 0);
-  void on_hlt();
-  void on_invlpg(uint64_t lin);
-  void on_rdtsc(bool rdtscp);
-  void on_rdpmc();
-  void on_pause();
+  // An instruction's VM exit: performs it and marks the core's context switched
+  // (Core::switch_context); returns true. The handler that called it must return at once.
+  bool exit_for_instruction(uint32_t reason, uint64_t qualification = 0, uint32_t instr_info = 0);
+  // The same exit from inside a memory access (APIC-access page), where no handler can return at
+  // once: unwinds to the execution loop with VmxTransition.
+  [[noreturn]] void exit_for_access(uint32_t reason, uint64_t qualification);
+  // Each returns true when the instruction exited (its handler returns at once), false when it
+  // executes.
+  [[nodiscard]] bool on_hlt();
+  [[nodiscard]] bool on_invlpg(uint64_t lin);
+  [[nodiscard]] bool on_rdtsc(bool rdtscp);
+  [[nodiscard]] bool on_rdpmc();
+  [[nodiscard]] bool on_pause();
   // MWAIT's exit qualification says whether the monitor was armed (bit 0).
-  void on_mwait(bool monitor_armed);
-  void on_monitor();
-  void on_wbinvd();
-  void on_rdrand(bool seed);
-  void on_invpcid();
-  void on_desc_table(bool gdtr_idtr, unsigned instr_id, const cpu::DecodedOp& op);
-  void on_msr_access(uint32_t msr, bool write);  // RDMSR/WRMSR
+  [[nodiscard]] bool on_mwait(bool monitor_armed);
+  [[nodiscard]] bool on_monitor();
+  [[nodiscard]] bool on_wbinvd();
+  [[nodiscard]] bool on_rdrand(bool seed);
+  [[nodiscard]] bool on_invpcid();
+  [[nodiscard]] bool on_desc_table(bool gdtr_idtr, unsigned instr_id, const cpu::DecodedOp& op);
+  [[nodiscard]] bool on_msr_access(uint32_t msr, bool write);  // RDMSR/WRMSR
   // I/O: `string`/`rep` for INS/OUTS, `imm` when the port came from an immediate.
-  void on_io(uint16_t port, unsigned size, bool in, bool string, bool rep, bool imm,
-             const cpu::DecodedOp& op);
-  // MOV to CR0/CR3/CR4/CR8 and CLTS/LMSW: may exit; returns the value to load (CR0/CR4 with
-  // the bits the guest/host mask protects kept from the current value).
+  [[nodiscard]] bool on_io(uint16_t port, unsigned size, bool in, bool string, bool rep, bool imm,
+                           const cpu::DecodedOp& op);
+  [[nodiscard]] bool on_mov_dr(unsigned dr, bool to_dr, unsigned gpr);
+  // These return a value and may exit: the caller checks Core::context_switched() after them.
+  // MOV to CR0/CR3/CR4/CR8: the value to load (CR0/CR4 with the bits the guest/host mask
+  // protects kept from the current value).
   uint64_t on_mov_to_cr(unsigned cr, uint64_t value, unsigned gpr);
-  // MOV from CR: may exit; returns the value the guest sees (read shadows for CR0/CR4).
+  // MOV from CR: the value the guest sees (read shadows for CR0/CR4).
   uint64_t on_mov_from_cr(unsigned cr, unsigned gpr);
   uint64_t guest_visible_cr0(uint64_t cr0) const;
   uint64_t guest_visible_cr4(uint64_t cr4) const;
-  // CLTS: may exit; true when CR0.TS belongs to the host (the guest's CLTS leaves it alone).
-  bool on_clts();
+  // LMSW: the CR0 bits the caller keeps (host-owned).
   uint64_t on_lmsw(uint16_t value, bool mem, uint64_t lin);
-  void on_mov_dr(unsigned dr, bool to_dr, unsigned gpr);
+  // CLTS: true when the guest's CLTS must leave CR0.TS alone, because the host owns it or
+  // because CLTS exited.
+  [[nodiscard]] bool on_clts();
   // TSC as the guest sees it (TSC offsetting).
   uint64_t guest_tsc(uint64_t host_tsc) const;
   // CR0/CR4 fixed bits in VMX operation (MOV to CR0/CR4 and VM entry): #GP when violated.
@@ -250,6 +257,7 @@ class VmxUnit {
   static VmcsField field_plus_eoi(unsigned i);
   [[noreturn]] void exit_after_instruction(uint32_t reason, uint64_t qualification);
   [[noreturn]] void apic_access_exit(unsigned off, unsigned type);
+  uint64_t cr_access_exit(uint64_t qualification);
   [[noreturn]] void ept_exit(uint32_t reason, uint64_t gpa, uint64_t qual, bool lin_valid, uint64_t lin);
 
   void request_attention();

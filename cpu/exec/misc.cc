@@ -13,7 +13,7 @@ namespace {
 // memory is coherent), and the prefetches (which never fault).
 void nop(Core&, const DecodedOp&) {}
 void pause(Core& c, const DecodedOp&) {
-  if (VMXSIM_UNLIKELY(c.vmx_nonroot())) c.vmx().on_pause();
+  if (VMXSIM_UNLIKELY(c.vmx_nonroot()) && c.vmx().on_pause()) return;
 }
 
 // UD0, UD1, UD2: the architecturally undefined instructions.
@@ -40,7 +40,7 @@ uint64_t splitmix64(uint64_t x) {
 
 template <unsigned S>
 void rdrand_Rv(Core& c, const DecodedOp& op) {
-  if (VMXSIM_UNLIKELY(c.vmx_nonroot())) c.vmx().on_rdrand(op.mnemonic == ZYDIS_MNEMONIC_RDSEED);
+  if (VMXSIM_UNLIKELY(c.vmx_nonroot()) && c.vmx().on_rdrand(op.mnemonic == ZYDIS_MNEMONIC_RDSEED)) return;
   constexpr uint64_t kSeed = 0x766d7873696d2d72ull;  // "vmxsim-r"
   const uint64_t v = splitmix64(splitmix64(kSeed ^ (uint64_t{c.params().apic_id} << 48) ^
                                            (op.mnemonic == ZYDIS_MNEMONIC_RDSEED ? 1 : 0)) ^
@@ -56,7 +56,7 @@ ExecFn select_rdrand(const DecodedOp& op) {
 
 // CPUID: EAX = leaf, ECX = subleaf; the results zero-extend into RAX, RBX, RCX, RDX.
 void cpuid(Core& c, const DecodedOp&) {
-  if (VMXSIM_UNLIKELY(c.vmx_nonroot())) c.vmx().exit_for_instruction(vmx::kExitCpuid);  // always
+  if (VMXSIM_UNLIKELY(c.vmx_nonroot()) && c.vmx().exit_for_instruction(vmx::kExitCpuid)) return;  // always
   uint32_t out[4];
   c.cpuid(static_cast<uint32_t>(c.reg<4>(kRax)), static_cast<uint32_t>(c.reg<4>(kRcx)), out);
   c.set_reg<4>(kRax, out[0]);
@@ -71,13 +71,13 @@ inline void check_tsd(Core& c) {
 }
 void rdtsc(Core& c, const DecodedOp&) {
   check_tsd(c);
-  if (VMXSIM_UNLIKELY(c.vmx_nonroot())) c.vmx().on_rdtsc(false);
+  if (VMXSIM_UNLIKELY(c.vmx_nonroot()) && c.vmx().on_rdtsc(false)) return;
   const uint64_t t = c.tsc_for_software();
   c.set_reg<4>(kRax, t);
   c.set_reg<4>(kRdx, t >> 32);
 }
 void rdtscp(Core& c, const DecodedOp&) {
-  if (VMXSIM_UNLIKELY(c.vmx_nonroot())) c.vmx().on_rdtsc(true);  // #UD unless enabled, then exit
+  if (VMXSIM_UNLIKELY(c.vmx_nonroot()) && c.vmx().on_rdtsc(true)) return;  // #UD unless enabled, then exit
   check_tsd(c);
   const uint64_t t = c.tsc_for_software();
   c.set_reg<4>(kRax, t);
@@ -90,7 +90,7 @@ void rdtscp(Core& c, const DecodedOp&) {
 // (CPUID leaf 0AH reports none), so every index is invalid: #GP(0).
 void rdpmc(Core& c, const DecodedOp&) {
   if (c.cpl() != 0 && !(c.s.cr4 & cr4::kPce)) c.raise_gp0();
-  if (VMXSIM_UNLIKELY(c.vmx_nonroot())) c.vmx().on_rdpmc();
+  if (VMXSIM_UNLIKELY(c.vmx_nonroot()) && c.vmx().on_rdpmc()) return;
   c.raise_gp0();
 }
 

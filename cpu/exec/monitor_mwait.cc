@@ -21,7 +21,7 @@ uint64_t extensions(Core& c) { return c.in_64bit_mode() ? c.reg<8>(kRcx) : c.reg
 // like a 1-byte read. No extensions exist: ECX must be 0. EDX carries hints (none defined).
 void monitor(Core& c, const DecodedOp& op) {
   require_monitor_cpl0(c);
-  if (VMXSIM_UNLIKELY(c.vmx_nonroot())) c.vmx().on_monitor();
+  if (VMXSIM_UNLIKELY(c.vmx_nonroot()) && c.vmx().on_monitor()) return;
   if (extensions(c) != 0) c.raise_gp0();
   c.arm_monitor(c.linear(op, 1, false));
 }
@@ -30,7 +30,7 @@ void monitor(Core& c, const DecodedOp& op) {
 // masked interrupts end the wait (CPUID.05H:ECX[1]); other ECX bits are reserved.
 void mwait(Core& c, const DecodedOp&) {
   require_monitor_cpl0(c);
-  if (VMXSIM_UNLIKELY(c.vmx_nonroot())) c.vmx().on_mwait(c.monitor_armed());
+  if (VMXSIM_UNLIKELY(c.vmx_nonroot()) && c.vmx().on_mwait(c.monitor_armed())) return;
   const uint64_t ext = extensions(c);
   if (ext & ~1ull) c.raise_gp0();
   const bool break_on_masked = ext & 1;

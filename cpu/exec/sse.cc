@@ -627,7 +627,7 @@ void xgetbv(Core& c, const DecodedOp&) {
 void xsetbv(Core& c, const DecodedOp&) {
   if (!(c.s.cr4 & cr4::kOsxsave)) c.raise_ud();
   // XSETBV in VMX non-root operation always exits (SDM §26.1.2).
-  if (VMXSIM_UNLIKELY(c.vmx_nonroot())) c.vmx().exit_for_instruction(vmx::kExitXsetbv);
+  if (VMXSIM_UNLIKELY(c.vmx_nonroot()) && c.vmx().exit_for_instruction(vmx::kExitXsetbv)) return;
   if (c.cpl() != 0 || c.reg<4>(kRcx) != 0) c.raise_gp0();
   const uint64_t v = edx_eax(c);
   if (!(v & 1) || (v & ~kXcr0Supported)) c.raise_gp0();

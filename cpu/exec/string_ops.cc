@@ -359,7 +359,7 @@ void port_string(Core& c, const DecodedOp& op) {
     if (c.reg<A>(kRcx) == 0) return;  // no iteration, no permission check
   }
   c.check_io_permission(port, S);
-  if (VMXSIM_UNLIKELY(c.vmx_nonroot())) c.vmx().on_io(port, S, In, true, Rep, false, op);
+  if (VMXSIM_UNLIKELY(c.vmx_nonroot()) && c.vmx().on_io(port, S, In, true, Rep, false, op)) return;
   const int64_t d = step(c, S);
   auto one = [&] {
     if constexpr (In)

@@ -38,7 +38,7 @@ void sti(Core& c, const DecodedOp&) {
 }
 void hlt(Core& c, const DecodedOp&) {
   c.require_cpl0();
-  if (VMXSIM_UNLIKELY(c.vmx_nonroot())) c.vmx().on_hlt();
+  if (VMXSIM_UNLIKELY(c.vmx_nonroot()) && c.vmx().on_hlt()) return;
   c.halt();
 }
 
@@ -54,7 +54,10 @@ void mov_Rd_Cd(Core& c, const DecodedOp& op) {
     case 8: v = c.read_cr8(); break;
     default: c.raise_ud();
   }
-  if (VMXSIM_UNLIKELY(c.vmx_nonroot()) && op.reg[1] != 2) v = c.vmx().on_mov_from_cr(op.reg[1], op.reg[0]);
+  if (VMXSIM_UNLIKELY(c.vmx_nonroot()) && op.reg[1] != 2) {
+    v = c.vmx().on_mov_from_cr(op.reg[1], op.reg[0]);
+    if (c.context_switched()) return;
+  }
   c.set_reg_sized(op.reg[0], c.in_64bit_mode() ? 8 : 4, v);
 }
 void mov_Cd_Rd(Core& c, const DecodedOp& op) {
@@ -63,6 +66,7 @@ void mov_Cd_Rd(Core& c, const DecodedOp& op) {
   if (op.reg[0] != 0 && op.reg[0] != 2 && op.reg[0] != 3 && op.reg[0] != 4 && op.reg[0] != 8) c.raise_ud();
   if (VMXSIM_UNLIKELY(c.vmx_nonroot()) && op.reg[0] != 2) {
     v = c.vmx().on_mov_to_cr(op.reg[0], v, op.reg[1]);
+    if (c.context_switched()) return;
     if (op.reg[0] == 8 && !(v >> 4) && c.vmx().virtual_cr8_write(v)) return;  // TPR shadow
   }
   switch (op.reg[0]) {
@@ -88,14 +92,14 @@ unsigned debug_reg(Core& c, unsigned n) {
 void mov_Rd_Dd(Core& c, const DecodedOp& op) {
   c.require_cpl0();
   const unsigned n = debug_reg(c, op.reg[1]);
-  if (VMXSIM_UNLIKELY(c.vmx_nonroot())) c.vmx().on_mov_dr(op.reg[1], false, op.reg[0]);
+  if (VMXSIM_UNLIKELY(c.vmx_nonroot()) && c.vmx().on_mov_dr(op.reg[1], false, op.reg[0])) return;
   c.check_general_detect();
   c.set_reg_sized(op.reg[0], c.in_64bit_mode() ? 8 : 4, c.s.dr[n]);
 }
 void mov_Dd_Rd(Core& c, const DecodedOp& op) {
   c.require_cpl0();
   const unsigned n = debug_reg(c, op.reg[0]);
-  if (VMXSIM_UNLIKELY(c.vmx_nonroot())) c.vmx().on_mov_dr(op.reg[0], true, op.reg[1]);
+  if (VMXSIM_UNLIKELY(c.vmx_nonroot()) && c.vmx().on_mov_dr(op.reg[0], true, op.reg[1])) return;
   c.check_general_detect();
   uint64_t v = c.reg_sized(op.reg[1], c.in_64bit_mode() ? 8 : 4);
   if ((n == 6 || n == 7) && (v >> 32)) c.raise_gp0();
@@ -116,9 +120,11 @@ void lmsw(Core& c, const DecodedOp& op) {
   c.require_cpl0();
   const uint64_t v = c.read_op<2>(op, 0);
   uint64_t keep = 0;  // CR0 bits the VMM owns (guest/host mask) keep their values
-  if (VMXSIM_UNLIKELY(c.vmx_nonroot()))
+  if (VMXSIM_UNLIKELY(c.vmx_nonroot())) {
     keep = c.vmx().on_lmsw(static_cast<uint16_t>(v), op.kind[0] == OpKind::kMem,
                            op.kind[0] == OpKind::kMem ? c.linear(op, 2, false) : 0);
+    if (c.context_switched()) return;
+  }
   // LMSW loads PE, MP, EM, TS; it can set PE but never clear it.
   uint64_t nv = (c.s.cr0 & ~0xeull) | (v & 0xf) | (c.s.cr0 & cr0::kPe);
   nv = (nv & ~keep) | (c.s.cr0 & keep);
@@ -141,7 +147,7 @@ void smsw(Core& c, const DecodedOp& op) {
 template <bool Idt>
 void lxdt(Core& c, const DecodedOp& op) {
   c.require_cpl0();
-  if (VMXSIM_UNLIKELY(c.vmx_nonroot())) c.vmx().on_desc_table(true, Idt ? 3 : 2, op);
+  if (VMXSIM_UNLIKELY(c.vmx_nonroot()) && c.vmx().on_desc_table(true, Idt ? 3 : 2, op)) return;
   const unsigned bsize = c.in_64bit_mode() ? 8 : 4;
   const uint64_t lin = c.linear(op, 2 + bsize, false);
   const uint16_t limit = static_cast<uint16_t>(c.read<2>(lin));
@@ -155,7 +161,7 @@ void lxdt(Core& c, const DecodedOp& op) {
 template <bool Idt>
 void sxdt(Core& c, const DecodedOp& op) {
   umip_check(c);
-  if (VMXSIM_UNLIKELY(c.vmx_nonroot())) c.vmx().on_desc_table(true, Idt ? 1 : 0, op);
+  if (VMXSIM_UNLIKELY(c.vmx_nonroot()) && c.vmx().on_desc_table(true, Idt ? 1 : 0, op)) return;
   const unsigned bsize = c.in_64bit_mode() ? 8 : 4;
   const uint64_t lin = c.linear(op, 2 + bsize, true);
   const DescriptorTable& t = Idt ? c.s.idtr : c.s.gdtr;
@@ -167,7 +173,7 @@ void sxdt(Core& c, const DecodedOp& op) {
 void lldt(Core& c, const DecodedOp& op) {
   if (!c.protected_mode() || c.v86_mode()) c.raise_ud();
   c.require_cpl0();
-  if (VMXSIM_UNLIKELY(c.vmx_nonroot())) c.vmx().on_desc_table(false, 2, op);
+  if (VMXSIM_UNLIKELY(c.vmx_nonroot()) && c.vmx().on_desc_table(false, 2, op)) return;
   const uint16_t sel = static_cast<uint16_t>(c.read_op<2>(op, 0));
   if ((sel & 0xfffc) == 0) {
     c.s.ldtr = Segment{};
@@ -187,7 +193,7 @@ void lldt(Core& c, const DecodedOp& op) {
 void ltr(Core& c, const DecodedOp& op) {
   if (!c.protected_mode() || c.v86_mode()) c.raise_ud();
   c.require_cpl0();
-  if (VMXSIM_UNLIKELY(c.vmx_nonroot())) c.vmx().on_desc_table(false, 3, op);
+  if (VMXSIM_UNLIKELY(c.vmx_nonroot()) && c.vmx().on_desc_table(false, 3, op)) return;
   const uint16_t sel = static_cast<uint16_t>(c.read_op<2>(op, 0));
   if ((sel & 0xfffc) == 0 || (sel & 4)) c.raise(kGp, sel & 0xfffc);
   const uint64_t d = c.read_descriptor(sel, kGp);
@@ -207,7 +213,7 @@ template <bool Tr>
 void sxtr(Core& c, const DecodedOp& op) {
   if (!c.protected_mode() || c.v86_mode()) c.raise_ud();
   umip_check(c);
-  if (VMXSIM_UNLIKELY(c.vmx_nonroot())) c.vmx().on_desc_table(false, Tr ? 1 : 0, op);
+  if (VMXSIM_UNLIKELY(c.vmx_nonroot()) && c.vmx().on_desc_table(false, Tr ? 1 : 0, op)) return;
   const uint16_t sel = Tr ? c.s.tr.selector : c.s.ldtr.selector;
   if (op.kind[0] == OpKind::kReg)
     c.set_reg_sized(op.reg[0], op.opsize, sel);  // register form zero-extends
@@ -288,7 +294,7 @@ void rdmsr(Core& c, const DecodedOp&) {
   c.require_cpl0();
   uint64_t v;
   if (VMXSIM_UNLIKELY(c.vmx_nonroot())) {
-    c.vmx().on_msr_access(static_cast<uint32_t>(c.s.gpr[kRcx]), false);
+    if (c.vmx().on_msr_access(static_cast<uint32_t>(c.s.gpr[kRcx]), false)) return;
     if (c.vmx().virtual_x2apic_read(static_cast<uint32_t>(c.s.gpr[kRcx]), v)) {
       c.s.gpr[kRax] = v & 0xffffffff;
       c.s.gpr[kRdx] = v >> 32;
@@ -303,7 +309,7 @@ void wrmsr(Core& c, const DecodedOp&) {
   c.require_cpl0();
   const uint64_t v = (c.s.gpr[kRax] & 0xffffffff) | (c.s.gpr[kRdx] << 32);
   if (VMXSIM_UNLIKELY(c.vmx_nonroot())) {
-    c.vmx().on_msr_access(static_cast<uint32_t>(c.s.gpr[kRcx]), true);
+    if (c.vmx().on_msr_access(static_cast<uint32_t>(c.s.gpr[kRcx]), true)) return;
     if (c.vmx().virtual_x2apic_write(static_cast<uint32_t>(c.s.gpr[kRcx]), v)) return;
   }
   if (!c.write_msr(static_cast<uint32_t>(c.s.gpr[kRcx]), v)) c.raise_gp0();
@@ -317,8 +323,9 @@ void in_(Core& c, const DecodedOp& op) {
   const unsigned size = op.opsize;
   const uint16_t port = io_port(c, op, 1);
   c.check_io_permission(port, size);
-  if (VMXSIM_UNLIKELY(c.vmx_nonroot()))
-    c.vmx().on_io(port, size, true, false, false, op.kind[1] == OpKind::kImm, op);
+  if (VMXSIM_UNLIKELY(c.vmx_nonroot()) &&
+      c.vmx().on_io(port, size, true, false, false, op.kind[1] == OpKind::kImm, op))
+    return;
   Cycles stall = 0;
   const uint32_t v = c.env().io_read(port, size, stall);
   c.add_cycles(stall);
@@ -328,8 +335,9 @@ void out_(Core& c, const DecodedOp& op) {
   const unsigned size = op.kind[1] == OpKind::kReg ? op.opsize : op.opsize;
   const uint16_t port = io_port(c, op, 0);
   c.check_io_permission(port, size);
-  if (VMXSIM_UNLIKELY(c.vmx_nonroot()))
-    c.vmx().on_io(port, size, false, false, false, op.kind[0] == OpKind::kImm, op);
+  if (VMXSIM_UNLIKELY(c.vmx_nonroot()) &&
+      c.vmx().on_io(port, size, false, false, false, op.kind[0] == OpKind::kImm, op))
+    return;
   Cycles stall = 0;
   c.env().io_write(port, size, static_cast<uint32_t>(c.reg_sized(kRax, size)), stall);
   c.add_cycles(stall);
@@ -339,7 +347,7 @@ void out_(Core& c, const DecodedOp& op) {
 void invlpg(Core& c, const DecodedOp& op) {
   c.require_cpl0();
   const uint64_t lin = c.linear(op, 1, false);
-  if (VMXSIM_UNLIKELY(c.vmx_nonroot())) c.vmx().on_invlpg(lin);
+  if (VMXSIM_UNLIKELY(c.vmx_nonroot()) && c.vmx().on_invlpg(lin)) return;
   c.flush_tlb_page(lin);
   c.end_block();
 }
@@ -347,7 +355,7 @@ void invlpg(Core& c, const DecodedOp& op) {
 void invpcid(Core& c, const DecodedOp& op) {
   if (!c.params().features.invpcid) c.raise_ud();
   c.require_cpl0();
-  if (VMXSIM_UNLIKELY(c.vmx_nonroot())) c.vmx().on_invpcid();
+  if (VMXSIM_UNLIKELY(c.vmx_nonroot()) && c.vmx().on_invpcid()) return;
   const uint64_t type = c.reg_sized(op.reg[0], c.in_64bit_mode() ? 8 : 4);
   const uint64_t lin = c.linear(op, 16, false);
   const uint64_t pcid = c.read<8>(lin);
@@ -369,12 +377,12 @@ void invpcid(Core& c, const DecodedOp& op) {
 
 void wbinvd(Core& c, const DecodedOp&) {
   c.require_cpl0();
-  if (VMXSIM_UNLIKELY(c.vmx_nonroot())) c.vmx().on_wbinvd();
+  if (VMXSIM_UNLIKELY(c.vmx_nonroot()) && c.vmx().on_wbinvd()) return;
 }
 // INVD in VMX non-root operation always exits (SDM §26.1.2).
 void invd(Core& c, const DecodedOp&) {
   c.require_cpl0();
-  if (VMXSIM_UNLIKELY(c.vmx_nonroot())) c.vmx().exit_for_instruction(vmx::kExitInvd);
+  if (VMXSIM_UNLIKELY(c.vmx_nonroot()) && c.vmx().exit_for_instruction(vmx::kExitInvd)) return;
 }
 
 // CLAC/STAC (SMAP): #UD outside CPL 0 (SDM Vol. 2 CLAC).

@@ -49,10 +49,11 @@ void Core::execute_block_timed(const Block& b, unsigned max_ops) {
     if (tf & timing::tflag::kMem) {
       const uint64_t lin = (effective_address(*op) + m_seg_base[op->seg]) & m_lin_mask;
       op->fn(*this, *op);
-      charge(lin, tf & timing::tflag::kDependent);
+      if (VMXSIM_LIKELY(m_switch == ContextSwitch::kNone)) charge(lin, tf & timing::tflag::kDependent);
     } else if (VMXSIM_UNLIKELY(tf & timing::tflag::kString)) {
       const uint64_t rsi = s.gpr[kRsi], rdi = s.gpr[kRdi];
       op->fn(*this, *op);
+      if (VMXSIM_UNLIKELY(m_switch != ContextSwitch::kNone)) return end_switched_block(b, op, cycles);
       // The ranges the string op walked (either direction), one charge per line, overlapped.
       const unsigned sh = t.caches().line_shift();
       uint64_t bytes = 0;
@@ -74,6 +75,9 @@ void Core::execute_block_timed(const Block& b, unsigned max_ops) {
     cycles += op->cycles;
     if (VMXSIM_UNLIKELY(tf & timing::tflag::kSerial)) serial += op->cycles;
     if (VMXSIM_UNLIKELY(m_break_block)) {
+      // A VM entry or exit: accounted as when one unwinds out of the block (the timing of the
+      // transition itself is the VMX unit's).
+      if (VMXSIM_UNLIKELY(m_switch != ContextSwitch::kNone)) return end_switched_block(b, op, cycles - op->cycles);
       ++op;
       break;
     }
