@@ -19,10 +19,11 @@ TimingModel::TimingModel(const TimingParams& p, WalkSource& walker)
 
 Cycles TimingModel::flow(const uint32_t* f, size_t n) {
   const uint64_t before = m_frontier;
-  uint64_t issue = m_issue_x / m_width;
+  uint64_t issue = m_width.divide(m_issue_x);
   if (issue + kWindowCycles < m_frontier) issue = m_frontier - kWindowCycles;
-  m_issue_x = std::max(m_issue_x, issue * m_width) + f[0];
-  uint64_t end = std::max(m_frontier, (m_issue_x + m_width - 1) / m_width);
+  const uint64_t w = m_width.divisor();
+  m_issue_x = std::max(m_issue_x, issue * w) + f[0];
+  uint64_t end = std::max(m_frontier, m_width.divide(m_issue_x + w - 1));
   // New ready times are computed from the old ones first (a block reads its inputs before it
   // writes its outputs), then stored.
   uint64_t ready[17];
@@ -44,7 +45,7 @@ Cycles TimingModel::flow(const uint32_t* f, size_t n) {
     for (uint64_t r : m_ready) end = std::max(end, r);
     end += f[1];
     for (uint64_t& r : m_ready) r = end;
-    m_issue_x = end * m_width;
+    m_issue_x = end * w;
   }
   m_frontier = end;
   return end - before;

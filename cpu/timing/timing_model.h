@@ -14,6 +14,7 @@
 #include "cpu/cpu_state.h"
 #include "cpu/timing/branch_predictor.h"
 #include "cpu/timing/cache_hierarchy.h"
+#include "cpu/timing/divider.h"
 #include "cpu/timing/timing_params.h"
 #include "cpu/timing/tlb_model.h"
 
@@ -124,7 +125,7 @@ class TimingModel {
   uint64_t m_ready[17] = {};
   uint64_t m_issue_x = 0;
   uint64_t m_frontier = 0;
-  uint64_t m_width;
+  Divider m_width;  // issue width
 };
 
 }  // namespace vmxsim::cpu::timing
