@@ -419,6 +419,10 @@ StopReason Core::run(Cycles until) {
       if (VMXSIM_UNLIKELY(m_vmx_nonroot) && m_cycles >= m_vmx->preemption_deadline()) m_attention = true;
       if (VMXSIM_UNLIKELY(m_attention)) {
         handle_attention();
+        if (VMXSIM_UNLIKELY(m_switch != ContextSwitch::kNone)) {  // an event became a VM exit
+          after_context_switch();
+          continue;
+        }
         if (m_stop_requested) {
           m_stop_requested = false;
           return StopReason::kRequested;

@@ -301,10 +301,11 @@ class Core {
   void on_monitor_written();
   // Instruction-level side effects handlers need.
   void end_block() { m_break_block = true; }
-  // An instruction handler performed a VM exit or a VM entry (vmx_model/): the core now runs the
-  // other context, whose RIP is already in place. The handler returns at once and the execution
-  // loop ends the block, counting the instruction only when it `retired` (a VM entry; an exiting
-  // instruction did not complete). Returning instead of unwinding keeps the most frequent VMX
+  // An instruction handler performed a VM exit or a VM entry (vmx_model/), or a guest event at an
+  // instruction boundary became a VM exit: the core now runs the other context, whose RIP is
+  // already in place. The handler returns at once and the execution loop ends the block,
+  // counting the instruction only when it `retired` (a VM entry; an exiting instruction did not
+  // complete). Returning instead of unwinding keeps the most frequent VMX
   // transitions off the C++ exception path; exits from deep inside a memory access or an event
   // delivery still throw vmx::VmxTransition.
   void switch_context(bool retired) {

@@ -474,7 +474,7 @@ void Core::handle_attention() {
   if (m_init_pending || m_sipi_pending) handle_init_sipi();
   if (m_activity == ActivityState::kShutdown || m_activity == ActivityState::kWaitForSipi) return;
   // A guest's monitor-trap-flag exit comes first: it saves pending debug exceptions.
-  if (VMXSIM_UNLIKELY(m_vmx_nonroot) && m_vmx->check_mtf()) throw vmx::VmxTransition{false};
+  if (VMXSIM_UNLIKELY(m_vmx_nonroot) && m_vmx->check_mtf()) return switch_context(false);
   try {
     // Debug traps of the previous instruction come before NMI and interrupts (SDM Vol. 3
     // Table 6-2); after a single-stepped HLT they wait for the event that ends the halt.
@@ -487,7 +487,7 @@ void Core::handle_attention() {
     }
     // Guest events that become VM exits (preemption timer, windows, NMI, external interrupts)
     // come after pending debug exceptions (SDM §26.7.4, kvm-unit-tests preemption_timer_zero).
-    if (VMXSIM_UNLIKELY(m_vmx_nonroot) && m_vmx->check_pending_events()) throw vmx::VmxTransition{false};
+    if (VMXSIM_UNLIKELY(m_vmx_nonroot) && m_vmx->check_pending_events()) return switch_context(false);
     if (m_nmi_pending && !m_nmi_blocked && !m_interrupt_shadow) {
       m_nmi_pending = false;
       m_nmi_blocked = true;
