@@ -48,6 +48,8 @@ enum op_id {
     OP_RDTSC,
     OP_IPI,
     OP_IPI_POSTED,
+    OP_VMREAD,
+    OP_VMREAD_SHADOW,
     OP_COUNT
 };
 
@@ -86,6 +88,10 @@ extern struct op_result results[OP_COUNT];
 #define VEC_POSTED 0x61            /* posted to the guest */
 #define VEC_IPI 0x62               /* self-IPI, re-injected by the host */
 #define VEC_PI_NOTIFY 0xf2         /* posted-interrupt notification vector */
+/* The guest's VMREAD (what an L2 hypervisor does on each of its exits): the
+ * field and the value the host's emulation, or the shadow VMCS, gives it. */
+#define BENCH_VMCS_FIELD GUEST_RIP
+#define BENCH_VMCS_VALUE 0x5eedc0de1234ull
 
 /* What the host tells the guest (written before VMLAUNCH). */
 struct guest_config {
@@ -135,6 +141,7 @@ struct hv {
     uint32_t pin, cpu, cpu2, exit, entry; /* the baseline controls */
     uint64_t *pi_desc;
     uint8_t *virt_apic_page, *apic_access_page;
+    uint8_t *shadow_vmcs, *vmread_bitmap, *vmwrite_bitmap; /* VMCS shadowing */
     uint64_t kernel_gs_base_shadow; /* the trapped MSR's guest value */
     uint8_t bench_port_value;
     uint64_t mmio_value;

@@ -353,6 +353,25 @@ static int handle_exception(void)
     return fatal(EXIT_REASON_EXCEPTION_NMI, why);
 }
 
+/* A guest's VMREAD (SDM 28.2.5, Table 28-14 instruction information): the
+ * encoding in the register of bits 31:28, the destination in the register of
+ * bits 6:3 when bit 10 says "register". The host keeps the guest's "VMCS" in
+ * software, as a nested hypervisor keeps VMCS12: here one field. Success is
+ * VMsucceed: CF, PF, AF, ZF, SF and OF clear in the guest's RFLAGS. */
+static int handle_vmread(struct vcpu *v)
+{
+    uint32_t info = (uint32_t)vmread(VMX_INSTRUCTION_INFO);
+    if (!(info & (1u << 10)))
+        return fatal(EXIT_REASON_VMREAD, "VMREAD to memory is not emulated");
+    uint64_t field = get_gpr(v, (info >> 28) & 15);
+    if (field != BENCH_VMCS_FIELD)
+        return fatal(EXIT_REASON_VMREAD, "VMREAD of a field the host does not emulate");
+    set_gpr(v, (info >> 3) & 15, BENCH_VMCS_VALUE);
+    vmwrite(GUEST_RFLAGS, vmread(GUEST_RFLAGS) & ~(uint64_t)0x8d5);
+    advance_rip();
+    return RESUME;
+}
+
 int vmx_exit_handler(struct vcpu *v)
 {
     uint32_t reason = (uint32_t)vmread(VM_EXIT_REASON);
@@ -387,6 +406,7 @@ int vmx_exit_handler(struct vcpu *v)
     case EXIT_REASON_CR_ACCESS: return handle_cr(v);
     case EXIT_REASON_INVLPG: return handle_invlpg();
     case EXIT_REASON_RDTSC: return handle_rdtsc(v);
+    case EXIT_REASON_VMREAD: return handle_vmread(v);
     case EXIT_REASON_EPT_VIOLATION: return handle_ept_violation(v);
     case EXIT_REASON_EXTERNAL_INTERRUPT: return handle_ext_intr();
     case EXIT_REASON_PREEMPTION_TIMER:

@@ -29,6 +29,9 @@ const struct op_desc ops[OP_COUNT] = {
                 true, -1},
     [OP_IPI_POSTED] = {"self_ipi_posted", "self-IPI as posted interrupt",
                        EXIT_REASON_EXTERNAL_INTERRUPT, false, true, -1},
+    [OP_VMREAD] = {"vmread", "VMREAD emulated by the host", EXIT_REASON_VMREAD, true, false, -1},
+    [OP_VMREAD_SHADOW] = {"vmread_shadow", "VMREAD from a shadow VMCS (no exit)",
+                          EXIT_REASON_VMREAD, false, false, -1},
 };
 
 struct op_result results[OP_COUNT];
@@ -79,6 +82,40 @@ static void setup_posted(bool apic_access_page)
                                                                       : guest_isr_posted_x2apic));
     printf("exitbench: posted interrupts: virtual EOI through %s\n",
            apic_access_page ? "the APIC-access page" : "WRMSR 80BH (virtualize x2APIC mode)");
+}
+
+/* VMCS shadowing (SDM 25.10, 26.3.1.5): a shadow VMCS (revision identifier
+ * with bit 31 set) holding BENCH_VMCS_FIELD, and bitmaps in which every
+ * VMREAD and VMWRITE exits except VMREAD of that field. The host fills the
+ * shadow VMCS as a nested hypervisor does: VMPTRLD it, VMWRITE, VMPTRLD its
+ * own VMCS back (which keeps its launch state, SDM 25.11.3). */
+static bool setup_shadow_vmcs(const char **why)
+{
+    if (!hv.shadow_vmcs) {
+        hv.shadow_vmcs = alloc_page();
+        hv.vmread_bitmap = alloc_page();
+        hv.vmwrite_bitmap = alloc_page();
+    }
+    memset(hv.vmread_bitmap, 0xff, PAGE_SIZE);
+    memset(hv.vmwrite_bitmap, 0xff, PAGE_SIZE);
+    hv.vmread_bitmap[(BENCH_VMCS_FIELD & 0x7fff) / 8] &= (uint8_t)~(1u << (BENCH_VMCS_FIELD & 7));
+    memset(hv.shadow_vmcs, 0, PAGE_SIZE);
+    *(volatile uint32_t *)hv.shadow_vmcs = vmx_caps.revision | 0x80000000u;
+    uint64_t shadow = (uint64_t)(uintptr_t)hv.shadow_vmcs;
+    uint64_t own = (uint64_t)(uintptr_t)hv.vmcs;
+    if (vmclear(shadow) != VMX_OK || vmptrld(shadow) != VMX_OK) {
+        *why = "VMCLEAR/VMPTRLD of the shadow VMCS failed";
+        return false;
+    }
+    vmwrite(BENCH_VMCS_FIELD, BENCH_VMCS_VALUE);
+    if (vmptrld(own) != VMX_OK) {
+        *why = "VMPTRLD of the hypervisor's own VMCS failed";
+        return false;
+    }
+    vmwrite(VMREAD_BITMAP, (uint64_t)(uintptr_t)hv.vmread_bitmap);
+    vmwrite(VMWRITE_BITMAP, (uint64_t)(uintptr_t)hv.vmwrite_bitmap);
+    vmwrite(VMCS_LINK_POINTER, shadow);
+    return true;
 }
 
 /* only=name[,name...] runs just those operations (to read vmxsim's
@@ -191,6 +228,20 @@ int phase_begin(unsigned op, const char **why)
         cpu2 |= CPU2_VIRT_INTR_DELIVERY | (page ? CPU2_VIRT_APIC_ACCESSES : CPU2_VIRT_X2APIC);
         break;
     }
+    case OP_VMREAD:
+        /* Without VMCS shadowing every VMREAD in VMX non-root operation
+         * exits (SDM 26.1.3): the baseline controls leave it off. */
+        break;
+    case OP_VMREAD_SHADOW: {
+        if (!vmx_has_cpu2(CPU2_VMCS_SHADOWING))
+            return skip(op, why, "VMCS shadowing not advertised");
+        const char *fail;
+        if (!setup_shadow_vmcs(&fail))
+            return skip(op, why, fail);
+        cpu |= CPU_ACTIVATE_SECONDARY;
+        cpu2 |= CPU2_VMCS_SHADOWING;
+        break;
+    }
     default:
         break;
     }
@@ -275,5 +326,7 @@ void phase_end(struct vcpu *v, unsigned op)
     if (op == OP_EXTINT || op == OP_HLT_TIMER)
         apic_timer_stop();
     vmcs_write_controls(hv.pin, hv.cpu, hv.cpu2);
+    if (op == OP_VMREAD_SHADOW) /* a shadow VMCS without shadowing fails VM entry */
+        vmwrite(VMCS_LINK_POINTER, ~0ull);
     current_op = -1;
 }
