@@ -5,7 +5,7 @@
  * pointer at the top of the stack and makes that stack pointer HOST_RSP, so
  * every VM exit lands in vmx_exit_stub with (%rsp) = vcpu (SDM 28.5.3: RSP
  * and RIP come from the host-state area). The stub saves the guest GPRs,
- * calls vmx_exit_handler(vcpu) and either VMRESUMEs or returns from
+ * calls vcpu->handler(vcpu) and either VMRESUMEs or returns from
  * vmx_enter. RFLAGS is 0x2 after an exit (SDM 28.5.3), so the handler runs
  * with interrupts off and DF clear. */
 
@@ -25,6 +25,7 @@
 #define VCPU_R14 112
 #define VCPU_R15 120
 #define VCPU_LAUNCHED 128
+#define VCPU_HANDLER 136
 
 #define HOST_RSP 0x6c14
 #define HC_FAULT 5
@@ -114,12 +115,19 @@ vmx_exit_stub:
         push %rax                       /* (%rsp) = vcpu again */
         movq $1, VCPU_LAUNCHED(%rax)
         mov %rax, %rdi
-        call vmx_exit_handler
+        call *VCPU_HANDLER(%rdi)
         test %eax, %eax
         jnz 2f
+        /* The handler may have made another, not yet launched VMCS current
+         * (a nested guest's VMCS02) and cleared `launched`. */
         mov (%rsp), %rax
+        cmpq $0, VCPU_LAUNCHED(%rax)
         LOAD_GUEST_GPRS
-        vmresume
+        jne 3f
+        vmlaunch
+        mov $1, %ecx
+        jmp .Lfailed
+3:      vmresume
         jmp .Lresume_failed
 2:      xor %eax, %eax
         jmp .Lreturn

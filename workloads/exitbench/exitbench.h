@@ -50,6 +50,7 @@ enum op_id {
     OP_IPI_POSTED,
     OP_VMREAD,
     OP_VMREAD_SHADOW,
+    OP_CPUID_NESTED,
     OP_COUNT
 };
 
@@ -114,7 +115,8 @@ extern volatile uint64_t guest_irq_count;
  * by entry.S. */
 struct vcpu {
     uint64_t gpr[16];
-    uint64_t launched; /* offset 128 */
+    uint64_t launched;              /* offset 128: VMRESUME, not VMLAUNCH, next */
+    int (*handler)(struct vcpu *);  /* offset 136: the exit handler the stub calls */
 };
 enum { R_RAX, R_RCX, R_RDX, R_RBX, R_RSP, R_RBP, R_RSI, R_RDI };
 
@@ -149,6 +151,9 @@ struct hv {
 extern struct hv hv;
 /* Builds the whole VMCS: controls, host state, guest state. False on error. */
 bool vmcs_setup(void (*guest_entry)(void));
+void vmcs_write_host_state(uint32_t exit_controls);
+void vmcs_write_guest_state(void (*entry)(void), uint64_t idt_base, uint16_t idt_limit,
+                            uint64_t rsp, uint32_t entry_controls);
 void vmcs_write_controls(uint32_t pin, uint32_t cpu, uint32_t cpu2);
 void set_guest_gate(unsigned vec, uint64_t addr);
 
@@ -182,5 +187,24 @@ void phase_ext_intr(uint8_t vector);
 
 /* guest.c */
 void guest_main(void);
+
+/* Nested virtualization (cpuid_nested): the host is L0, its guest runs a
+ * guest hypervisor L1 (nested_l1.c, in the same binary and memory) whose own
+ * guest L2 executes CPUID. nested_l0.c gives L1 VMX: VMXON, VMCLEAR,
+ * VMPTRLD, VMLAUNCH/VMRESUME and VMXOFF exit to L0 and are emulated; L1's
+ * VMREAD/VMWRITE go to a shadow VMCS (its VMCS12) without exits. L0 runs L2
+ * on VMCS02, merged from VMCS12 and its own VMCS, and reflects L2's exits to
+ * L1 as VM exits of VMCS12. */
+bool nested_in_l2(void);
+/* L2 runs its measured loop: from L1's VMLAUNCH to L2's closing VMCALL. The
+ * exits of L1's set-up and tear-down outside it are protocol, as hypercalls. */
+bool nested_window(void);
+int nested_l1_instruction(struct vcpu *v, unsigned reason); /* L1's VMX instructions */
+int nested_l2_exit(struct vcpu *v, unsigned reason);        /* an exit of L2 (VMCS02) */
+bool nested_cr4_write(uint64_t value);  /* L1 sets/clears CR4.VMXE: accepted? */
+void nested_reset(void);                /* phase end: L0's own VMCS, no shadowing */
+/* nested_l1.c: L1's whole run, from VMXON to VMXOFF; n CPUIDs in L2. */
+void l1_measure_nested_cpuid(uint64_t n, uint64_t *cycles, uint64_t *samples,
+                             uint64_t *status);
 
 #endif

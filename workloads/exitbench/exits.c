@@ -226,8 +226,15 @@ static int handle_cr(struct vcpu *v)
     /* SDM Table 28-3: bits 3:0 CR number, 5:4 access type, 11:8 GPR. */
     uint64_t q = vmread(EXIT_QUALIFICATION);
     unsigned cr = q & 15, type = (q >> 4) & 3, reg = (q >> 8) & 15;
+    if (cr == 4 && type == 0) {
+        /* The nested guest hypervisor turning CR4.VMXE on or off. */
+        if (!nested_cr4_write(get_gpr(v, reg)))
+            return fatal(EXIT_REASON_CR_ACCESS, "MOV to CR4 changing more than a nested VMXE");
+        advance_rip();
+        return RESUME;
+    }
     if (cr != 3 || type > 1)
-        return fatal(EXIT_REASON_CR_ACCESS, "only MOV to/from CR3 is emulated");
+        return fatal(EXIT_REASON_CR_ACCESS, "only MOV to/from CR3 and CR4.VMXE are emulated");
     if (type == 1) {
         set_gpr(v, reg, vmread(GUEST_CR3));
     } else {
@@ -389,13 +396,19 @@ int vmx_exit_handler(struct vcpu *v)
         exit_counts[basic]++;
     if (current_op >= 0) {
         phase_total++;
-        if ((int)basic == ops[current_op].exit_reason)
+        if (current_op == OP_CPUID_NESTED && !nested_window() && basic != EXIT_REASON_VMCALL)
+            phase_hypercalls++; /* the guest hypervisor setting up or tearing down */
+        else if ((int)basic == ops[current_op].exit_reason)
             phase_exits++;
         else if ((int)basic == ops[current_op].second_reason)
             phase_second++;
         else if (basic != EXIT_REASON_VMCALL)
             phase_other_reason = basic;
     }
+    /* While the nested guest runs, its exits go to its hypervisor (physical
+     * interrupts stay L0's). */
+    if (nested_in_l2() && basic != EXIT_REASON_EXTERNAL_INTERRUPT)
+        return nested_l2_exit(v, basic);
     switch (basic) {
     case EXIT_REASON_CPUID: return handle_cpuid(v);
     case EXIT_REASON_VMCALL: return handle_vmcall(v);
@@ -406,7 +419,19 @@ int vmx_exit_handler(struct vcpu *v)
     case EXIT_REASON_CR_ACCESS: return handle_cr(v);
     case EXIT_REASON_INVLPG: return handle_invlpg();
     case EXIT_REASON_RDTSC: return handle_rdtsc(v);
-    case EXIT_REASON_VMREAD: return handle_vmread(v);
+    case EXIT_REASON_VMREAD:
+        if (current_op == OP_CPUID_NESTED)
+            return fatal(basic, "the nested guest hypervisor's VMREAD exited (shadowing is on)");
+        return handle_vmread(v);
+    case EXIT_REASON_VMXON:
+    case EXIT_REASON_VMCLEAR:
+    case EXIT_REASON_VMPTRLD:
+    case EXIT_REASON_VMLAUNCH:
+    case EXIT_REASON_VMRESUME:
+    case EXIT_REASON_VMXOFF:
+        if (current_op != OP_CPUID_NESTED)
+            return fatal(basic, "VMX instruction in the guest outside the nested operation");
+        return nested_l1_instruction(v, basic);
     case EXIT_REASON_EPT_VIOLATION: return handle_ept_violation(v);
     case EXIT_REASON_EXTERNAL_INTERRUPT: return handle_ext_intr();
     case EXIT_REASON_PREEMPTION_TIMER:

@@ -264,7 +264,7 @@ int main(const struct multiboot_info *mbi)
     if (!report("vmcs setup (every VMWRITE succeeded)", vmcs_setup(guest_main)))
         return summary();
 
-    static struct vcpu vcpu;
+    static struct vcpu vcpu = {.handler = vmx_exit_handler};
     struct breakage brk;
     if (break_vmcs_on_request(&brk))
         run_broken_entry(&vcpu, &brk);

@@ -32,6 +32,8 @@ const struct op_desc ops[OP_COUNT] = {
     [OP_VMREAD] = {"vmread", "VMREAD emulated by the host", EXIT_REASON_VMREAD, true, false, -1},
     [OP_VMREAD_SHADOW] = {"vmread_shadow", "VMREAD from a shadow VMCS (no exit)",
                           EXIT_REASON_VMREAD, false, false, -1},
+    [OP_CPUID_NESTED] = {"cpuid_nested", "CPUID of a nested guest, via its hypervisor",
+                         EXIT_REASON_VMRESUME, true, false, EXIT_REASON_CPUID},
 };
 
 struct op_result results[OP_COUNT];
@@ -232,6 +234,14 @@ int phase_begin(unsigned op, const char **why)
         /* Without VMCS shadowing every VMREAD in VMX non-root operation
          * exits (SDM 26.1.3): the baseline controls leave it off. */
         break;
+    case OP_CPUID_NESTED:
+        /* L1's VMCS lives in a shadow VMCS, and L0 writes L2's exit
+         * information into it (IA32_VMX_MISC bit 29, SDM A.6). */
+        if (!vmx_has_cpu2(CPU2_VMCS_SHADOWING))
+            return skip(op, why, "VMCS shadowing not advertised (the nested hypervisor's VMCS)");
+        if (!(vmx_caps.misc & (1ull << 29)))
+            return skip(op, why, "VMWRITE to VM-exit information fields not advertised");
+        break;
     case OP_VMREAD_SHADOW: {
         if (!vmx_has_cpu2(CPU2_VMCS_SHADOWING))
             return skip(op, why, "VMCS shadowing not advertised");
@@ -328,5 +338,7 @@ void phase_end(struct vcpu *v, unsigned op)
     vmcs_write_controls(hv.pin, hv.cpu, hv.cpu2);
     if (op == OP_VMREAD_SHADOW) /* a shadow VMCS without shadowing fails VM entry */
         vmwrite(VMCS_LINK_POINTER, ~0ull);
+    if (op == OP_CPUID_NESTED)
+        nested_reset();
     current_op = -1;
 }

@@ -132,14 +132,19 @@ static void setup_controls(void)
         vmwrite(VIRTUAL_PROCESSOR_ID, 1);
 }
 
-static void setup_host_state(void)
+/* The host-state area from the running CPU: the processor returns here, to
+ * vmx_exit_stub, on every VM exit. `exit_controls` say whether IA32_EFER and
+ * IA32_PAT are loaded. The nested guest hypervisor (nested_l1.c) uses it too. */
+void vmcs_write_host_state(uint32_t exit_controls)
 {
     struct desc_ptr gdtr, idtr;
     asm volatile("sgdt %0" : "=m"(gdtr));
     asm volatile("sidt %0" : "=m"(idtr));
-    vmwrite(HOST_CR0, read_cr0());
+    /* With the VMX fixed bits: a guest hypervisor reads its CR0/CR4 through
+     * read shadows that may hide them (NE, VMXE). */
+    vmwrite(HOST_CR0, (read_cr0() | vmx_caps.cr0_fixed0) & vmx_caps.cr0_fixed1);
     vmwrite(HOST_CR3, read_cr3());
-    vmwrite(HOST_CR4, read_cr4());
+    vmwrite(HOST_CR4, (read_cr4() | vmx_caps.cr4_fixed0) & vmx_caps.cr4_fixed1);
     /* SDM 27.2.3: RPL and TI of the host selectors must be 0. */
     vmwrite(HOST_ES_SELECTOR, read_sel(0) & ~7u);
     vmwrite(HOST_CS_SELECTOR, read_sel(1) & ~7u);
@@ -157,9 +162,9 @@ static void setup_host_state(void)
     vmwrite(HOST_IA32_SYSENTER_CS, rdmsr(MSR_IA32_SYSENTER_CS));
     vmwrite(HOST_IA32_SYSENTER_ESP, rdmsr(MSR_IA32_SYSENTER_ESP));
     vmwrite(HOST_IA32_SYSENTER_EIP, rdmsr(MSR_IA32_SYSENTER_EIP));
-    if (hv.exit & EXIT_LOAD_EFER)
+    if (exit_controls & EXIT_LOAD_EFER)
         vmwrite(HOST_IA32_EFER, rdmsr(MSR_EFER));
-    if (hv.exit & EXIT_LOAD_PAT)
+    if (exit_controls & EXIT_LOAD_PAT)
         vmwrite(HOST_IA32_PAT, rdmsr(MSR_IA32_PAT));
     vmwrite(HOST_RIP, (uint64_t)(uintptr_t)vmx_exit_stub);
     /* HOST_RSP is written by vmx_enter() right before each VM entry. */
@@ -195,13 +200,17 @@ static void set_guest_segment(uint32_t sel_field, uint16_t sel, uint32_t ar)
     vmwrite(GUEST_ES_AR_BYTES + 2 * idx, ar);
 }
 
-static void setup_guest_state(void (*entry)(void))
+/* A 64-bit guest on the running CPU's page tables and GDT (identity EPT
+ * makes them valid guest-physical structures) with the IDT and stack given,
+ * starting at `entry` with interrupts off. `entry_controls` say whether
+ * IA32_EFER and IA32_PAT are loaded. The nested guest hypervisor
+ * (nested_l1.c) uses it for its own guest. */
+void vmcs_write_guest_state(void (*entry)(void), uint64_t idt_base, uint16_t idt_limit,
+                            uint64_t rsp, uint32_t entry_controls)
 {
     struct desc_ptr gdtr;
     asm volatile("sgdt %0" : "=m"(gdtr));
 
-    /* The guest runs on the host's page tables and GDT (identity EPT makes
-     * them valid guest-physical structures) with its own IDT and stack. */
     uint64_t cr0 = (read_cr0() | vmx_caps.cr0_fixed0) & vmx_caps.cr0_fixed1;
     uint64_t cr4 = (read_cr4() | vmx_caps.cr4_fixed0) & vmx_caps.cr4_fixed1;
     vmwrite(GUEST_CR0, cr0);
@@ -229,19 +238,9 @@ static void setup_guest_state(void (*entry)(void))
     vmwrite(GUEST_TR_AR_BYTES, 0x8b);
     vmwrite(GUEST_GDTR_BASE, gdtr.base);
     vmwrite(GUEST_GDTR_LIMIT, gdtr.limit);
-
-    hv.guest_idt = alloc_page();
-    for (unsigned v = 0; v < 256; v++)
-        set_guest_gate(v, guest_vector_stubs[v]);
-    set_guest_gate(VEC_HLT_WAKE, (uint64_t)(uintptr_t)guest_isr_count);
-    set_guest_gate(VEC_IPI, (uint64_t)(uintptr_t)guest_isr_count);
-    set_guest_gate(VEC_POSTED, (uint64_t)(uintptr_t)guest_isr_posted);
-    vmwrite(GUEST_IDTR_BASE, (uint64_t)(uintptr_t)hv.guest_idt);
-    vmwrite(GUEST_IDTR_LIMIT, 256 * 16 - 1);
-
-    hv.guest_stack = alloc_pages(4);
-    /* As after a CALL: RSP + 8 is 16-byte aligned at function entry. */
-    vmwrite(GUEST_RSP, (uint64_t)(uintptr_t)(hv.guest_stack + 4 * PAGE_SIZE) - 8);
+    vmwrite(GUEST_IDTR_BASE, idt_base);
+    vmwrite(GUEST_IDTR_LIMIT, idt_limit);
+    vmwrite(GUEST_RSP, rsp);
     vmwrite(GUEST_RIP, (uint64_t)(uintptr_t)entry);
     vmwrite(GUEST_RFLAGS, 0x2);
 
@@ -249,9 +248,9 @@ static void setup_guest_state(void (*entry)(void))
     vmwrite(GUEST_SYSENTER_CS, 0);
     vmwrite(GUEST_SYSENTER_ESP, 0);
     vmwrite(GUEST_SYSENTER_EIP, 0);
-    if (hv.entry & ENTRY_LOAD_EFER)
+    if (entry_controls & ENTRY_LOAD_EFER)
         vmwrite(GUEST_IA32_EFER, rdmsr(MSR_EFER));
-    if (hv.entry & ENTRY_LOAD_PAT)
+    if (entry_controls & ENTRY_LOAD_PAT)
         vmwrite(GUEST_IA32_PAT, rdmsr(MSR_IA32_PAT));
 
     vmwrite(VMCS_LINK_POINTER, ~0ull); /* no shadow VMCS (SDM 27.3.1.5) */
@@ -264,8 +263,17 @@ bool vmcs_setup(void (*guest_entry)(void))
 {
     uint32_t errors0 = vmx_errors;
     setup_controls();
-    setup_host_state();
-    setup_guest_state(guest_entry);
+    vmcs_write_host_state(hv.exit);
+    hv.guest_idt = alloc_page();
+    for (unsigned v = 0; v < 256; v++)
+        set_guest_gate(v, guest_vector_stubs[v]);
+    set_guest_gate(VEC_HLT_WAKE, (uint64_t)(uintptr_t)guest_isr_count);
+    set_guest_gate(VEC_IPI, (uint64_t)(uintptr_t)guest_isr_count);
+    set_guest_gate(VEC_POSTED, (uint64_t)(uintptr_t)guest_isr_posted);
+    hv.guest_stack = alloc_pages(4);
+    /* As after a CALL: RSP + 8 is 16-byte aligned at function entry. */
+    vmcs_write_guest_state(guest_entry, (uint64_t)(uintptr_t)hv.guest_idt, 256 * 16 - 1,
+                           (uint64_t)(uintptr_t)(hv.guest_stack + 4 * PAGE_SIZE) - 8, hv.entry);
     if (hv.ept)
         ept_flush();
     if (hv.vpid && (vmx_caps.ept_vpid & VPID_CAP_INVVPID)) {

@@ -1,0 +1,428 @@
+/* L0's side of nested virtualization: VMX for the guest hypervisor L1.
+ *
+ * L1's VMXON, VMCLEAR, VMPTRLD, VMLAUNCH, VMRESUME and VMXOFF exit here and
+ * are emulated with the SDM's checks that matter for a well-behaved L1. Its
+ * current VMCS (VMCS12) lives in a shadow VMCS: with VMCS shadowing and
+ * all-zero VMREAD/VMWRITE bitmaps, L1 reads and writes it without exits
+ * (SDM 25.10). To run L2, L0 copies VMCS12's guest state into VMCS02 and
+ * merges the controls (L0's own plus L1's; L0's EPT and VPID 2 underneath,
+ * since L1 gives L2 its own guest-physical space unchanged). An exit of L2
+ * goes back to L1: exit information and guest state into VMCS12, then L1
+ * resumes at VMCS12's host RIP with the host-state loading of SDM 28.5.
+ * Whole guest-state areas are copied on each transition: a plain L0,
+ * without the dirty-field tracking production ones add. */
+#include "exitbench.h"
+
+enum { RESUME = 0, STOP = 1 };
+
+static struct {
+    bool vmxon;           /* L1 is in VMX operation */
+    uint64_t vmcs12;      /* L1's current-VMCS pointer, or ~0 */
+    bool launched12;      /* its launch state */
+    bool in_l2;           /* VMCS02 is current: L2 runs */
+    uint8_t *shadow;      /* the shadow VMCS holding VMCS12's contents */
+    uint8_t *vmcs02;
+    bool vmcs02_launched;
+    bool window;          /* from L1's VMLAUNCH to L2's closing VMCALL */
+    uint8_t *bitmap;      /* VMREAD and VMWRITE bitmap: no field exits */
+} nv = {.vmcs12 = ~0ull};
+
+/* Guest-state fields copied between VMCS12 and VMCS02 (SDM 25.4). */
+static const uint32_t guest_fields[] = {
+    GUEST_ES_SELECTOR, GUEST_CS_SELECTOR, GUEST_SS_SELECTOR, GUEST_DS_SELECTOR,
+    GUEST_FS_SELECTOR, GUEST_GS_SELECTOR, GUEST_LDTR_SELECTOR, GUEST_TR_SELECTOR,
+    GUEST_ES_LIMIT, GUEST_CS_LIMIT, GUEST_SS_LIMIT, GUEST_DS_LIMIT, GUEST_FS_LIMIT,
+    GUEST_GS_LIMIT, GUEST_LDTR_LIMIT, GUEST_TR_LIMIT, GUEST_GDTR_LIMIT, GUEST_IDTR_LIMIT,
+    GUEST_ES_AR_BYTES, GUEST_CS_AR_BYTES, GUEST_SS_AR_BYTES, GUEST_DS_AR_BYTES,
+    GUEST_FS_AR_BYTES, GUEST_GS_AR_BYTES, GUEST_LDTR_AR_BYTES, GUEST_TR_AR_BYTES,
+    GUEST_ES_BASE, GUEST_CS_BASE, GUEST_SS_BASE, GUEST_DS_BASE, GUEST_FS_BASE,
+    GUEST_GS_BASE, GUEST_LDTR_BASE, GUEST_TR_BASE, GUEST_GDTR_BASE, GUEST_IDTR_BASE,
+    GUEST_CR0, GUEST_CR3, GUEST_CR4, GUEST_DR7, GUEST_RSP, GUEST_RIP, GUEST_RFLAGS,
+    GUEST_INTERRUPTIBILITY_INFO, GUEST_ACTIVITY_STATE, GUEST_PENDING_DBG_EXCEPTIONS,
+    GUEST_SYSENTER_CS, GUEST_SYSENTER_ESP, GUEST_SYSENTER_EIP, GUEST_IA32_DEBUGCTL,
+};
+#define N_GUEST_FIELDS (sizeof(guest_fields) / sizeof(guest_fields[0]))
+
+/* Exit-information fields L0 writes into VMCS12 (read-only for L1; VMWRITE
+ * to them needs IA32_VMX_MISC bit 29, SDM A.6). */
+static const uint32_t exit_fields[] = {
+    VM_EXIT_REASON, EXIT_QUALIFICATION, GUEST_LINEAR_ADDRESS, GUEST_PHYSICAL_ADDRESS,
+    VM_EXIT_INTR_INFO, VM_EXIT_INTR_ERROR_CODE, IDT_VECTORING_INFO, IDT_VECTORING_ERROR_CODE,
+    VM_EXIT_INSTRUCTION_LEN, VMX_INSTRUCTION_INFO,
+};
+#define N_EXIT_FIELDS (sizeof(exit_fields) / sizeof(exit_fields[0]))
+
+static uint64_t pa(const void *p) { return (uint64_t)(uintptr_t)p; }
+
+static int nested_fatal(const char *why)
+{
+    printf("FAIL: exitbench: nested: %s\n", why);
+    if (current_op >= 0)
+        snprintf(results[current_op].note, sizeof(results[current_op].note), "nested: %s", why);
+    hv_fatal = true;
+    return STOP;
+}
+
+static void load(uint64_t vmcs)
+{
+    enum vmx_status st = vmptrld(vmcs);
+    if (st != VMX_OK)
+        vmx_print_status("nested: VMPTRLD", st);
+}
+
+bool nested_in_l2(void) { return nv.in_l2; }
+bool nested_window(void) { return nv.window; }
+
+/* ---- L1's VMX instructions --------------------------------------------- */
+
+/* The memory operand of VMXON/VMCLEAR/VMPTRLD (SDM Table 28-9): the
+ * displacement is the exit qualification; base, index and scale come from
+ * the instruction information. L1's segments are flat and its paging the
+ * identity, so the address is physical too. */
+static uint64_t *operand(struct vcpu *v)
+{
+    uint32_t info = (uint32_t)vmread(VMX_INSTRUCTION_INFO);
+    uint64_t addr = vmread(EXIT_QUALIFICATION);
+    if (!(info & (1u << 27)))
+        addr += get_gpr(v, (info >> 23) & 15);
+    if (!(info & (1u << 22)))
+        addr += get_gpr(v, (info >> 18) & 15) << (info & 3);
+    if (((info >> 7) & 7) == 1)
+        addr &= 0xffffffffull;
+    return (uint64_t *)(uintptr_t)addr;
+}
+
+/* VMsucceed / VMfailInvalid / VMfailValid on L1's RFLAGS (SDM 31.2). */
+static void vm_result(uint64_t set_flags)
+{
+    vmwrite(GUEST_RFLAGS, (vmread(GUEST_RFLAGS) & ~(uint64_t)0x8d5) | set_flags);
+    advance_rip();
+}
+static void vm_fail_valid(uint32_t error)
+{
+    load(pa(nv.shadow));
+    vmwrite(VM_INSTRUCTION_ERROR, error);
+    load(pa(hv.vmcs));
+    vm_result(1u << 6); /* ZF */
+}
+
+/* VMCS shadowing for L1 (SDM 25.6.x, 26.3.1.5): link pointer at the shadow
+ * VMCS, bitmaps that let every field through. */
+static void shadowing(bool on)
+{
+    uint32_t cpu2 = hv.cpu2 | (on ? CPU2_VMCS_SHADOWING : 0);
+    vmcs_write_controls(hv.pin, hv.cpu | (cpu2 ? CPU_ACTIVATE_SECONDARY : 0), cpu2);
+    if (on) {
+        vmwrite(VMREAD_BITMAP, pa(nv.bitmap));
+        vmwrite(VMWRITE_BITMAP, pa(nv.bitmap));
+    }
+    vmwrite(VMCS_LINK_POINTER, on ? pa(nv.shadow) : ~0ull);
+}
+
+static int l1_vmxon(struct vcpu *v)
+{
+    /* #UD unless the CR4.VMXE L1 sees is set (SDM Vol. 2 VMXON). */
+    if (!(vmread(CR4_READ_SHADOW) & CR4_VMXE)) {
+        vmwrite(VM_ENTRY_INTR_INFO, INTR_INFO_VALID | INTR_TYPE_HARD_EXCEPTION | VEC_UD);
+        return RESUME;
+    }
+    if (nv.vmxon) {
+        vm_fail_valid(15); /* VMXON executed in VMX root operation */
+        return RESUME;
+    }
+    uint64_t region = *operand(v);
+    if ((region & 0xfff) || *(volatile uint32_t *)(uintptr_t)region != vmx_caps.revision) {
+        vm_result(1u << 0); /* CF: VMfailInvalid */
+        return RESUME;
+    }
+    if (!nv.shadow) {
+        nv.shadow = alloc_page();
+        nv.vmcs02 = alloc_page();
+        nv.bitmap = alloc_page(); /* zero: no VMREAD/VMWRITE exits */
+    }
+    nv.vmxon = true;
+    nv.vmcs12 = ~0ull;
+    vm_result(0);
+    return RESUME;
+}
+
+static int l1_vmclear(struct vcpu *v)
+{
+    uint64_t vmcs = *operand(v);
+    if (vmcs == nv.vmcs12) {
+        nv.vmcs12 = ~0ull;
+        shadowing(false);
+    }
+    nv.launched12 = false; /* L1 has one VMCS: its launch state is this */
+    vm_result(0);
+    return RESUME;
+}
+
+static int l1_vmptrld(struct vcpu *v)
+{
+    uint64_t vmcs = *operand(v);
+    if ((vmcs & 0xfff) || *(volatile uint32_t *)(uintptr_t)vmcs != vmx_caps.revision) {
+        vm_fail_valid(11); /* VMPTRLD with incorrect VMCS revision identifier */
+        return RESUME;
+    }
+    if (vmcs != nv.vmcs12) {
+        /* A fresh VMCS12: an empty shadow VMCS stands for it. */
+        memset(nv.shadow, 0, PAGE_SIZE);
+        *(volatile uint32_t *)nv.shadow = vmx_caps.revision | 0x80000000u;
+        if (vmclear(pa(nv.shadow)) != VMX_OK)
+            return nested_fatal("VMCLEAR of the shadow VMCS failed");
+        load(pa(hv.vmcs));
+        nv.vmcs12 = vmcs;
+    }
+    shadowing(true);
+    vm_result(0);
+    return RESUME;
+}
+
+static int l1_vmxoff(void)
+{
+    nv.vmxon = false;
+    nv.vmcs12 = ~0ull;
+    shadowing(false);
+    vm_result(0);
+    return RESUME;
+}
+
+/* VMCS02: VMCS12's guest state and L1's controls over L0's. */
+static int enter_l2(struct vcpu *v, bool launch)
+{
+    static uint64_t g[N_GUEST_FIELDS];
+    load(pa(nv.shadow));
+    for (unsigned i = 0; i < N_GUEST_FIELDS; i++)
+        g[i] = vmread(guest_fields[i]);
+    uint32_t pin12 = (uint32_t)vmread(PIN_BASED_VM_EXEC_CONTROL);
+    uint32_t cpu12 = (uint32_t)vmread(CPU_BASED_VM_EXEC_CONTROL);
+    uint32_t cpu2_12 = (cpu12 & CPU_ACTIVATE_SECONDARY)
+                           ? (uint32_t)vmread(SECONDARY_VM_EXEC_CONTROL) : 0;
+    uint32_t entry12 = (uint32_t)vmread(VM_ENTRY_CONTROLS);
+    uint32_t exc12 = (uint32_t)vmread(EXCEPTION_BITMAP);
+    uint64_t injection = vmread(VM_ENTRY_INTR_INFO);
+    uint64_t efer12 = (entry12 & ENTRY_LOAD_EFER) ? vmread(GUEST_IA32_EFER) : 0;
+    uint64_t pat12 = (entry12 & ENTRY_LOAD_PAT) ? vmread(GUEST_IA32_PAT) : 0;
+    /* What L2 reads from CR0/CR4: L1's read shadow where L1's mask owns the
+     * bit, else the value L1 gave it (SDM 25.6.6 applied twice). */
+    uint64_t cr0_mask12 = vmread(CR0_GUEST_HOST_MASK), cr4_mask12 = vmread(CR4_GUEST_HOST_MASK);
+    uint64_t cr0_read = (vmread(CR0_READ_SHADOW) & cr0_mask12) | (vmread(GUEST_CR0) & ~cr0_mask12);
+    uint64_t cr4_read = (vmread(CR4_READ_SHADOW) & cr4_mask12) | (vmread(GUEST_CR4) & ~cr4_mask12);
+    if (cpu2_12)
+        return nested_fatal("L1's secondary controls are not emulated");
+    if (injection & INTR_INFO_VALID)
+        return nested_fatal("event injection into L2 is not emulated");
+
+    if (launch) {
+        /* VMCS02 starts as a copy of L0's host state and controls. */
+        static uint64_t host[21];
+        static const uint32_t host_fields[21] = {
+            HOST_ES_SELECTOR, HOST_CS_SELECTOR, HOST_SS_SELECTOR, HOST_DS_SELECTOR,
+            HOST_FS_SELECTOR, HOST_GS_SELECTOR, HOST_TR_SELECTOR, HOST_CR0, HOST_CR3, HOST_CR4,
+            HOST_FS_BASE, HOST_GS_BASE, HOST_TR_BASE, HOST_GDTR_BASE, HOST_IDTR_BASE,
+            HOST_IA32_SYSENTER_CS, HOST_IA32_SYSENTER_ESP, HOST_IA32_SYSENTER_EIP, HOST_RSP,
+            HOST_RIP, HOST_IA32_EFER,
+        };
+        load(pa(hv.vmcs));
+        uint64_t efer01 = vmread(GUEST_IA32_EFER), pat01 = vmread(GUEST_IA32_PAT);
+        for (unsigned i = 0; i < 21; i++)
+            host[i] = vmread(host_fields[i]);
+        uint64_t host_pat = vmread(HOST_IA32_PAT);
+        memset(nv.vmcs02, 0, PAGE_SIZE);
+        *(volatile uint32_t *)nv.vmcs02 = vmx_caps.revision;
+        if (vmclear(pa(nv.vmcs02)) != VMX_OK)
+            return nested_fatal("VMCLEAR of VMCS02 failed");
+        load(pa(nv.vmcs02));
+        nv.vmcs02_launched = false;
+        for (unsigned i = 0; i < 21; i++)
+            vmwrite(host_fields[i], host[i]);
+        vmwrite(HOST_IA32_PAT, host_pat);
+        vmwrite(VM_EXIT_CONTROLS, hv.exit);
+        vmwrite(VM_EXIT_MSR_STORE_COUNT, 0);
+        vmwrite(VM_EXIT_MSR_LOAD_COUNT, 0);
+        vmwrite(VM_ENTRY_MSR_LOAD_COUNT, 0);
+        vmwrite(CR3_TARGET_COUNT, 0);
+        vmwrite(TSC_OFFSET, 0);
+        vmwrite(PAGE_FAULT_ERROR_CODE_MASK, 0);
+        vmwrite(PAGE_FAULT_ERROR_CODE_MATCH, 0);
+        vmwrite(VMCS_LINK_POINTER, ~0ull);
+        if (hv.msr_bitmaps)
+            vmwrite(MSR_BITMAP, pa(hv.msr_bitmap));
+        if (hv.io_bitmaps) {
+            vmwrite(IO_BITMAP_A, pa(hv.io_bitmap_a));
+            vmwrite(IO_BITMAP_B, pa(hv.io_bitmap_b));
+        }
+        if (hv.ept)
+            vmwrite(EPT_POINTER, hv.eptp);
+        if (hv.vpid)
+            vmwrite(VIRTUAL_PROCESSOR_ID, 2); /* L2's translations apart from L1's */
+        vmcs_write_controls(hv.pin | pin12, hv.cpu | cpu12, hv.cpu2);
+        vmwrite(EXCEPTION_BITMAP, (1u << VEC_UD) | (1u << VEC_DF) | (1u << VEC_GP) |
+                                      (1u << VEC_AC) | (1u << VEC_MC) | exc12);
+        /* L2 owns no CR0/CR4 bit: a write exits (L2 here writes none). */
+        vmwrite(CR0_GUEST_HOST_MASK, ~0ull);
+        vmwrite(CR4_GUEST_HOST_MASK, ~0ull);
+        vmwrite(VM_ENTRY_INTR_INFO, 0);
+        /* L2's IA32_EFER/PAT: VMCS12's when L1 loads them, else L1's own. */
+        vmwrite(VM_ENTRY_CONTROLS,
+                (hv.entry & ~ENTRY_IA32E_MODE_GUEST) | (entry12 & ENTRY_IA32E_MODE_GUEST));
+        vmwrite(GUEST_IA32_EFER, (entry12 & ENTRY_LOAD_EFER) ? efer12 : efer01);
+        vmwrite(GUEST_IA32_PAT, (entry12 & ENTRY_LOAD_PAT) ? pat12 : pat01);
+    } else {
+        load(pa(nv.vmcs02));
+    }
+    for (unsigned i = 0; i < N_GUEST_FIELDS; i++)
+        vmwrite(guest_fields[i], g[i]);
+    vmwrite(CR0_READ_SHADOW, cr0_read);
+    vmwrite(CR4_READ_SHADOW, cr4_read);
+    nv.in_l2 = true;
+    v->launched = nv.vmcs02_launched;
+    nv.vmcs02_launched = true;
+    return RESUME;
+}
+
+static int l1_vmlaunch_vmresume(struct vcpu *v, bool launch)
+{
+    if (nv.vmcs12 == ~0ull) {
+        vm_result(1u << 0); /* VMfailInvalid: no current VMCS */
+        return RESUME;
+    }
+    if (launch == nv.launched12) {
+        vm_fail_valid(launch ? 4 : 5); /* VMLAUNCH with non-clear / VMRESUME with non-launched */
+        return RESUME;
+    }
+    nv.launched12 = true;
+    nv.window = true;
+    return enter_l2(v, launch);
+}
+
+int nested_l1_instruction(struct vcpu *v, unsigned reason)
+{
+    if (!nv.vmxon && reason != EXIT_REASON_VMXON) {
+        /* Outside VMX operation every VMX instruction is #UD (SDM Vol. 2). */
+        vmwrite(VM_ENTRY_INTR_INFO, INTR_INFO_VALID | INTR_TYPE_HARD_EXCEPTION | VEC_UD);
+        return RESUME;
+    }
+    switch (reason) {
+    case EXIT_REASON_VMXON: return l1_vmxon(v);
+    case EXIT_REASON_VMCLEAR: return l1_vmclear(v);
+    case EXIT_REASON_VMPTRLD: return l1_vmptrld(v);
+    case EXIT_REASON_VMLAUNCH: return l1_vmlaunch_vmresume(v, true);
+    case EXIT_REASON_VMRESUME: return l1_vmlaunch_vmresume(v, false);
+    case EXIT_REASON_VMXOFF: return l1_vmxoff();
+    default: return nested_fatal("VMX instruction not emulated");
+    }
+}
+
+bool nested_cr4_write(uint64_t value)
+{
+    /* Only CR4.VMXE may change, and only in the nested phase. */
+    uint64_t shadow = vmread(CR4_READ_SHADOW);
+    if (current_op != OP_CPUID_NESTED || ((value ^ shadow) & ~(uint64_t)CR4_VMXE))
+        return false;
+    if (!(value & CR4_VMXE) && nv.vmxon)
+        return false; /* #GP in VMX operation; L1 does not do that */
+    vmwrite(CR4_READ_SHADOW, value);
+    return true;
+}
+
+/* ---- L2's exits ---------------------------------------------------------- */
+
+/* Host-state loading into L1 (SDM 28.5): VMCS12's host state becomes
+ * VMCS01's guest state. */
+static void load_l1_host_state(uint32_t exit12)
+{
+    static const uint32_t sel_fields[6] = {HOST_ES_SELECTOR, HOST_CS_SELECTOR,
+                                           HOST_SS_SELECTOR, HOST_DS_SELECTOR,
+                                           HOST_FS_SELECTOR, HOST_GS_SELECTOR};
+    uint64_t sel[6], tr = vmread(HOST_TR_SELECTOR);
+    for (unsigned i = 0; i < 6; i++)
+        sel[i] = vmread(sel_fields[i]);
+    uint64_t rip = vmread(HOST_RIP), rsp = vmread(HOST_RSP), cr0 = vmread(HOST_CR0),
+             cr3 = vmread(HOST_CR3), cr4 = vmread(HOST_CR4), fs = vmread(HOST_FS_BASE),
+             gs = vmread(HOST_GS_BASE), trb = vmread(HOST_TR_BASE), gdt = vmread(HOST_GDTR_BASE),
+             idt = vmread(HOST_IDTR_BASE), scs = vmread(HOST_IA32_SYSENTER_CS),
+             sesp = vmread(HOST_IA32_SYSENTER_ESP), seip = vmread(HOST_IA32_SYSENTER_EIP);
+    uint64_t efer = (exit12 & EXIT_LOAD_EFER) ? vmread(HOST_IA32_EFER) : 0;
+    uint64_t pat = (exit12 & EXIT_LOAD_PAT) ? vmread(HOST_IA32_PAT) : 0;
+    load(pa(hv.vmcs));
+    vmwrite(GUEST_RIP, rip);
+    vmwrite(GUEST_RSP, rsp);
+    vmwrite(GUEST_RFLAGS, 0x2);
+    vmwrite(GUEST_CR0, cr0);
+    vmwrite(GUEST_CR3, cr3);
+    vmwrite(GUEST_CR4, cr4);
+    vmwrite(GUEST_DR7, 0x400);
+    vmwrite(GUEST_IA32_DEBUGCTL, 0);
+    vmwrite(GUEST_SYSENTER_CS, scs);
+    vmwrite(GUEST_SYSENTER_ESP, sesp);
+    vmwrite(GUEST_SYSENTER_EIP, seip);
+    if (exit12 & EXIT_LOAD_EFER)
+        vmwrite(GUEST_IA32_EFER, efer);
+    if (exit12 & EXIT_LOAD_PAT)
+        vmwrite(GUEST_IA32_PAT, pat);
+    for (unsigned i = 0; i < 6; i++) {
+        unsigned idx = (sel_fields[i] - HOST_ES_SELECTOR) / 2;
+        uint32_t ar = i == 1 ? 0xa09b : (sel[i] ? 0xc093 : AR_UNUSABLE);
+        vmwrite(GUEST_ES_SELECTOR + 2 * idx, sel[i]);
+        vmwrite(GUEST_ES_LIMIT + 2 * idx, 0xffffffff);
+        vmwrite(GUEST_ES_AR_BYTES + 2 * idx, ar);
+        vmwrite(GUEST_ES_BASE + 2 * idx, i == 4 ? fs : i == 5 ? gs : 0);
+    }
+    vmwrite(GUEST_TR_SELECTOR, tr);
+    vmwrite(GUEST_TR_BASE, trb);
+    vmwrite(GUEST_TR_LIMIT, 0x67);
+    vmwrite(GUEST_TR_AR_BYTES, 0x8b);
+    vmwrite(GUEST_LDTR_SELECTOR, 0);
+    vmwrite(GUEST_LDTR_AR_BYTES, AR_UNUSABLE);
+    vmwrite(GUEST_GDTR_BASE, gdt);
+    vmwrite(GUEST_GDTR_LIMIT, 0xffff);
+    vmwrite(GUEST_IDTR_BASE, idt);
+    vmwrite(GUEST_IDTR_LIMIT, 0xffff);
+    vmwrite(GUEST_INTERRUPTIBILITY_INFO, 0);
+    vmwrite(GUEST_ACTIVITY_STATE, 0);
+    vmwrite(GUEST_PENDING_DBG_EXCEPTIONS, 0);
+}
+
+int nested_l2_exit(struct vcpu *v, unsigned reason)
+{
+    if (reason != EXIT_REASON_CPUID && reason != EXIT_REASON_VMCALL) {
+        printf("  L2 exit reason %u (%s), qualification %#lx, RIP %#lx\n", reason,
+               vmx_exit_reason_name(reason), vmread(EXIT_QUALIFICATION), vmread(GUEST_RIP));
+        return nested_fatal("an exit of L2 that L1 did not ask for and L0 does not handle");
+    }
+    /* The nested guest's closing hypercall is protocol, not measurement. */
+    if (reason == EXIT_REASON_VMCALL) {
+        if (current_op >= 0)
+            phase_hypercalls++;
+        nv.window = false;
+    }
+    static uint64_t g[N_GUEST_FIELDS], x[N_EXIT_FIELDS];
+    for (unsigned i = 0; i < N_GUEST_FIELDS; i++)
+        g[i] = vmread(guest_fields[i]);
+    for (unsigned i = 0; i < N_EXIT_FIELDS; i++)
+        x[i] = vmread(exit_fields[i]);
+    load(pa(nv.shadow));
+    for (unsigned i = 0; i < N_GUEST_FIELDS; i++)
+        vmwrite(guest_fields[i], g[i]);
+    for (unsigned i = 0; i < N_EXIT_FIELDS; i++)
+        vmwrite(exit_fields[i], x[i]);
+    load_l1_host_state((uint32_t)vmread(VM_EXIT_CONTROLS));
+    nv.in_l2 = false;
+    v->launched = 1; /* VMCS01 */
+    return RESUME;
+}
+
+void nested_reset(void)
+{
+    if (nv.in_l2) {
+        load(pa(hv.vmcs));
+        nv.in_l2 = false;
+    }
+    nv.vmxon = false;
+    nv.vmcs12 = ~0ull;
+    nv.launched12 = false;
+    nv.window = false;
+    shadowing(false);
+}
