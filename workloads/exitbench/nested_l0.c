@@ -15,6 +15,11 @@
 
 enum { RESUME = 0, STOP = 1 };
 
+/* The VMCS12 controls VMCS02 was merged from. */
+struct controls12 {
+    uint32_t pin, cpu, entry, exceptions;
+};
+
 static struct {
     bool vmxon;           /* L1 is in VMX operation */
     uint64_t vmcs12;      /* L1's current-VMCS pointer, or ~0 */
@@ -24,6 +29,9 @@ static struct {
     uint8_t *vmcs02;
     bool vmcs02_launched;
     bool window;          /* from L1's VMLAUNCH to L2's closing VMCALL */
+    bool merged;          /* VMCS02's controls are merged from merged_from */
+    struct controls12 merged_from;
+    uint64_t efer01, pat01; /* L1's IA32_EFER and IA32_PAT */
     uint8_t *bitmap;      /* VMREAD and VMWRITE bitmap: no field exits */
 } nv = {.vmcs12 = ~0ull};
 
@@ -188,22 +196,77 @@ static int l1_vmxoff(void)
     return RESUME;
 }
 
-/* VMCS02: VMCS12's guest state and L1's controls over L0's. */
+/* VMCS02's fixed part, at L1's VMLAUNCH: L0's host state (every exit of L2
+ * comes to L0's stub) and L0's bitmaps, EPT and a VPID of L2's own. */
+static bool create_vmcs02(void)
+{
+    static const uint32_t host_fields[] = {
+        HOST_ES_SELECTOR, HOST_CS_SELECTOR, HOST_SS_SELECTOR, HOST_DS_SELECTOR,
+        HOST_FS_SELECTOR, HOST_GS_SELECTOR, HOST_TR_SELECTOR, HOST_CR0, HOST_CR3, HOST_CR4,
+        HOST_FS_BASE, HOST_GS_BASE, HOST_TR_BASE, HOST_GDTR_BASE, HOST_IDTR_BASE,
+        HOST_IA32_SYSENTER_CS, HOST_IA32_SYSENTER_ESP, HOST_IA32_SYSENTER_EIP, HOST_RSP,
+        HOST_RIP, HOST_IA32_EFER, HOST_IA32_PAT,
+    };
+    enum { N_HOST = sizeof(host_fields) / sizeof(host_fields[0]) };
+    static uint64_t host[N_HOST];
+    load(pa(hv.vmcs));
+    nv.efer01 = vmread(GUEST_IA32_EFER);
+    nv.pat01 = vmread(GUEST_IA32_PAT);
+    for (unsigned i = 0; i < N_HOST; i++)
+        host[i] = vmread(host_fields[i]);
+    memset(nv.vmcs02, 0, PAGE_SIZE);
+    *(volatile uint32_t *)nv.vmcs02 = vmx_caps.revision;
+    if (vmclear(pa(nv.vmcs02)) != VMX_OK)
+        return false;
+    load(pa(nv.vmcs02));
+    nv.vmcs02_launched = false;
+    nv.merged = false;
+    for (unsigned i = 0; i < N_HOST; i++)
+        vmwrite(host_fields[i], host[i]);
+    vmwrite(VM_EXIT_CONTROLS, hv.exit);
+    vmwrite(VM_EXIT_MSR_STORE_COUNT, 0);
+    vmwrite(VM_EXIT_MSR_LOAD_COUNT, 0);
+    vmwrite(VM_ENTRY_MSR_LOAD_COUNT, 0);
+    vmwrite(VM_ENTRY_INTR_INFO, 0);
+    vmwrite(CR3_TARGET_COUNT, 0);
+    vmwrite(TSC_OFFSET, 0);
+    vmwrite(PAGE_FAULT_ERROR_CODE_MASK, 0);
+    vmwrite(PAGE_FAULT_ERROR_CODE_MATCH, 0);
+    vmwrite(VMCS_LINK_POINTER, ~0ull);
+    /* L2 owns no CR0/CR4 bit: a write exits (this L2 writes none). */
+    vmwrite(CR0_GUEST_HOST_MASK, ~0ull);
+    vmwrite(CR4_GUEST_HOST_MASK, ~0ull);
+    if (hv.msr_bitmaps)
+        vmwrite(MSR_BITMAP, pa(hv.msr_bitmap));
+    if (hv.io_bitmaps) {
+        vmwrite(IO_BITMAP_A, pa(hv.io_bitmap_a));
+        vmwrite(IO_BITMAP_B, pa(hv.io_bitmap_b));
+    }
+    if (hv.ept)
+        vmwrite(EPT_POINTER, hv.eptp);
+    if (hv.vpid)
+        vmwrite(VIRTUAL_PROCESSOR_ID, 2); /* L2's translations apart from L1's */
+    return true;
+}
+
+/* Enters L2 with VMCS12's guest state, L1's controls over L0's (merged
+ * again whenever L1 changed them). */
 static int enter_l2(struct vcpu *v, bool launch)
 {
     static uint64_t g[N_GUEST_FIELDS];
     load(pa(nv.shadow));
     for (unsigned i = 0; i < N_GUEST_FIELDS; i++)
         g[i] = vmread(guest_fields[i]);
-    uint32_t pin12 = (uint32_t)vmread(PIN_BASED_VM_EXEC_CONTROL);
-    uint32_t cpu12 = (uint32_t)vmread(CPU_BASED_VM_EXEC_CONTROL);
-    uint32_t cpu2_12 = (cpu12 & CPU_ACTIVATE_SECONDARY)
+    struct controls12 c;
+    c.pin = (uint32_t)vmread(PIN_BASED_VM_EXEC_CONTROL);
+    c.cpu = (uint32_t)vmread(CPU_BASED_VM_EXEC_CONTROL);
+    c.entry = (uint32_t)vmread(VM_ENTRY_CONTROLS);
+    c.exceptions = (uint32_t)vmread(EXCEPTION_BITMAP);
+    uint32_t cpu2_12 = (c.cpu & CPU_ACTIVATE_SECONDARY)
                            ? (uint32_t)vmread(SECONDARY_VM_EXEC_CONTROL) : 0;
-    uint32_t entry12 = (uint32_t)vmread(VM_ENTRY_CONTROLS);
-    uint32_t exc12 = (uint32_t)vmread(EXCEPTION_BITMAP);
     uint64_t injection = vmread(VM_ENTRY_INTR_INFO);
-    uint64_t efer12 = (entry12 & ENTRY_LOAD_EFER) ? vmread(GUEST_IA32_EFER) : 0;
-    uint64_t pat12 = (entry12 & ENTRY_LOAD_PAT) ? vmread(GUEST_IA32_PAT) : 0;
+    uint64_t efer12 = (c.entry & ENTRY_LOAD_EFER) ? vmread(GUEST_IA32_EFER) : 0;
+    uint64_t pat12 = (c.entry & ENTRY_LOAD_PAT) ? vmread(GUEST_IA32_PAT) : 0;
     /* What L2 reads from CR0/CR4: L1's read shadow where L1's mask owns the
      * bit, else the value L1 gave it (SDM 25.6.6 applied twice). */
     uint64_t cr0_mask12 = vmread(CR0_GUEST_HOST_MASK), cr4_mask12 = vmread(CR4_GUEST_HOST_MASK);
@@ -214,66 +277,24 @@ static int enter_l2(struct vcpu *v, bool launch)
     if (injection & INTR_INFO_VALID)
         return nested_fatal("event injection into L2 is not emulated");
 
-    if (launch) {
-        /* VMCS02 starts as a copy of L0's host state and controls. */
-        static uint64_t host[21];
-        static const uint32_t host_fields[21] = {
-            HOST_ES_SELECTOR, HOST_CS_SELECTOR, HOST_SS_SELECTOR, HOST_DS_SELECTOR,
-            HOST_FS_SELECTOR, HOST_GS_SELECTOR, HOST_TR_SELECTOR, HOST_CR0, HOST_CR3, HOST_CR4,
-            HOST_FS_BASE, HOST_GS_BASE, HOST_TR_BASE, HOST_GDTR_BASE, HOST_IDTR_BASE,
-            HOST_IA32_SYSENTER_CS, HOST_IA32_SYSENTER_ESP, HOST_IA32_SYSENTER_EIP, HOST_RSP,
-            HOST_RIP, HOST_IA32_EFER,
-        };
-        load(pa(hv.vmcs));
-        uint64_t efer01 = vmread(GUEST_IA32_EFER), pat01 = vmread(GUEST_IA32_PAT);
-        for (unsigned i = 0; i < 21; i++)
-            host[i] = vmread(host_fields[i]);
-        uint64_t host_pat = vmread(HOST_IA32_PAT);
-        memset(nv.vmcs02, 0, PAGE_SIZE);
-        *(volatile uint32_t *)nv.vmcs02 = vmx_caps.revision;
-        if (vmclear(pa(nv.vmcs02)) != VMX_OK)
-            return nested_fatal("VMCLEAR of VMCS02 failed");
+    if (launch && !create_vmcs02())
+        return nested_fatal("VMCLEAR of VMCS02 failed");
+    if (!launch)
         load(pa(nv.vmcs02));
-        nv.vmcs02_launched = false;
-        for (unsigned i = 0; i < 21; i++)
-            vmwrite(host_fields[i], host[i]);
-        vmwrite(HOST_IA32_PAT, host_pat);
-        vmwrite(VM_EXIT_CONTROLS, hv.exit);
-        vmwrite(VM_EXIT_MSR_STORE_COUNT, 0);
-        vmwrite(VM_EXIT_MSR_LOAD_COUNT, 0);
-        vmwrite(VM_ENTRY_MSR_LOAD_COUNT, 0);
-        vmwrite(CR3_TARGET_COUNT, 0);
-        vmwrite(TSC_OFFSET, 0);
-        vmwrite(PAGE_FAULT_ERROR_CODE_MASK, 0);
-        vmwrite(PAGE_FAULT_ERROR_CODE_MATCH, 0);
-        vmwrite(VMCS_LINK_POINTER, ~0ull);
-        if (hv.msr_bitmaps)
-            vmwrite(MSR_BITMAP, pa(hv.msr_bitmap));
-        if (hv.io_bitmaps) {
-            vmwrite(IO_BITMAP_A, pa(hv.io_bitmap_a));
-            vmwrite(IO_BITMAP_B, pa(hv.io_bitmap_b));
-        }
-        if (hv.ept)
-            vmwrite(EPT_POINTER, hv.eptp);
-        if (hv.vpid)
-            vmwrite(VIRTUAL_PROCESSOR_ID, 2); /* L2's translations apart from L1's */
-        vmcs_write_controls(hv.pin | pin12, hv.cpu | cpu12, hv.cpu2);
+    if (!nv.merged || memcmp(&c, &nv.merged_from, sizeof(c))) {
+        vmcs_write_controls(hv.pin | c.pin, hv.cpu | c.cpu, hv.cpu2);
         vmwrite(EXCEPTION_BITMAP, (1u << VEC_UD) | (1u << VEC_DF) | (1u << VEC_GP) |
-                                      (1u << VEC_AC) | (1u << VEC_MC) | exc12);
-        /* L2 owns no CR0/CR4 bit: a write exits (L2 here writes none). */
-        vmwrite(CR0_GUEST_HOST_MASK, ~0ull);
-        vmwrite(CR4_GUEST_HOST_MASK, ~0ull);
-        vmwrite(VM_ENTRY_INTR_INFO, 0);
-        /* L2's IA32_EFER/PAT: VMCS12's when L1 loads them, else L1's own. */
+                                      (1u << VEC_AC) | (1u << VEC_MC) | c.exceptions);
         vmwrite(VM_ENTRY_CONTROLS,
-                (hv.entry & ~ENTRY_IA32E_MODE_GUEST) | (entry12 & ENTRY_IA32E_MODE_GUEST));
-        vmwrite(GUEST_IA32_EFER, (entry12 & ENTRY_LOAD_EFER) ? efer12 : efer01);
-        vmwrite(GUEST_IA32_PAT, (entry12 & ENTRY_LOAD_PAT) ? pat12 : pat01);
-    } else {
-        load(pa(nv.vmcs02));
+                (hv.entry & ~ENTRY_IA32E_MODE_GUEST) | (c.entry & ENTRY_IA32E_MODE_GUEST));
+        nv.merged_from = c;
+        nv.merged = true;
     }
     for (unsigned i = 0; i < N_GUEST_FIELDS; i++)
         vmwrite(guest_fields[i], g[i]);
+    /* L2's IA32_EFER/PAT: VMCS12's when L1 loads them, else L1's own. */
+    vmwrite(GUEST_IA32_EFER, (c.entry & ENTRY_LOAD_EFER) ? efer12 : nv.efer01);
+    vmwrite(GUEST_IA32_PAT, (c.entry & ENTRY_LOAD_PAT) ? pat12 : nv.pat01);
     vmwrite(CR0_READ_SHADOW, cr0_read);
     vmwrite(CR4_READ_SHADOW, cr4_read);
     nv.in_l2 = true;
