@@ -152,6 +152,7 @@ extern struct hv hv;
 /* Builds the whole VMCS: controls, host state, guest state. False on error. */
 bool vmcs_setup(void (*guest_entry)(void));
 void vmcs_write_host_state(uint32_t exit_controls);
+void vmcs_write_plain_defaults(void);
 void vmcs_write_guest_state(void (*entry)(void), uint64_t idt_base, uint16_t idt_limit,
                             uint64_t rsp, uint32_t entry_controls);
 void vmcs_write_controls(uint32_t pin, uint32_t cpu, uint32_t cpu2);

@@ -224,14 +224,7 @@ static bool create_vmcs02(void)
     for (unsigned i = 0; i < N_HOST; i++)
         vmwrite(host_fields[i], host[i]);
     vmwrite(VM_EXIT_CONTROLS, hv.exit);
-    vmwrite(VM_EXIT_MSR_STORE_COUNT, 0);
-    vmwrite(VM_EXIT_MSR_LOAD_COUNT, 0);
-    vmwrite(VM_ENTRY_MSR_LOAD_COUNT, 0);
-    vmwrite(VM_ENTRY_INTR_INFO, 0);
-    vmwrite(CR3_TARGET_COUNT, 0);
-    vmwrite(TSC_OFFSET, 0);
-    vmwrite(PAGE_FAULT_ERROR_CODE_MASK, 0);
-    vmwrite(PAGE_FAULT_ERROR_CODE_MATCH, 0);
+    vmcs_write_plain_defaults();
     vmwrite(VMCS_LINK_POINTER, ~0ull);
     /* L2 owns no CR0/CR4 bit: a write exits (this L2 writes none). */
     vmwrite(CR0_GUEST_HOST_MASK, ~0ull);

@@ -81,11 +81,7 @@ static void l1_write_vmcs(uint8_t *l2_stack)
     vmwrite(EXCEPTION_BITMAP, 0);
     vmwrite(CR0_GUEST_HOST_MASK, 0);
     vmwrite(CR4_GUEST_HOST_MASK, 0);
-    vmwrite(CR3_TARGET_COUNT, 0);
-    vmwrite(VM_EXIT_MSR_STORE_COUNT, 0);
-    vmwrite(VM_EXIT_MSR_LOAD_COUNT, 0);
-    vmwrite(VM_ENTRY_MSR_LOAD_COUNT, 0);
-    vmwrite(VM_ENTRY_INTR_INFO, 0);
+    vmcs_write_plain_defaults();
     vmcs_write_host_state(exit);
     struct desc_ptr {
         uint16_t limit;

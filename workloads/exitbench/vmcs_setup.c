@@ -41,6 +41,20 @@ void vmcs_write_controls(uint32_t pin, uint32_t cpu, uint32_t cpu2)
         vmwrite(SECONDARY_VM_EXEC_CONTROL, vmx_adjust(&vmx_caps.cpu2, cpu2));
 }
 
+/* No MSR lists, no event to inject, no CR3-target values, no TSC offset,
+ * every #PF as the exception bitmap says (mask and match 0). */
+void vmcs_write_plain_defaults(void)
+{
+    vmwrite(VM_EXIT_MSR_STORE_COUNT, 0);
+    vmwrite(VM_EXIT_MSR_LOAD_COUNT, 0);
+    vmwrite(VM_ENTRY_MSR_LOAD_COUNT, 0);
+    vmwrite(VM_ENTRY_INTR_INFO, 0);
+    vmwrite(CR3_TARGET_COUNT, 0);
+    vmwrite(TSC_OFFSET, 0);
+    vmwrite(PAGE_FAULT_ERROR_CODE_MASK, 0);
+    vmwrite(PAGE_FAULT_ERROR_CODE_MATCH, 0);
+}
+
 static void setup_controls(void)
 {
     const struct vmx_caps *c = &vmx_caps;
@@ -78,19 +92,12 @@ static void setup_controls(void)
     vmcs_write_controls(hv.pin, hv.cpu, hv.cpu2);
     vmwrite(VM_EXIT_CONTROLS, hv.exit);
     vmwrite(VM_ENTRY_CONTROLS, hv.entry);
-    vmwrite(VM_EXIT_MSR_STORE_COUNT, 0);
-    vmwrite(VM_EXIT_MSR_LOAD_COUNT, 0);
-    vmwrite(VM_ENTRY_MSR_LOAD_COUNT, 0);
-    vmwrite(VM_ENTRY_INTR_INFO, 0);
-    vmwrite(CR3_TARGET_COUNT, 0);
-    vmwrite(TSC_OFFSET, 0);
+    vmcs_write_plain_defaults();
 
     /* Exceptions that mean the guest went wrong come to the host, which
      * reports them; the rest go through the guest's IDT. */
     vmwrite(EXCEPTION_BITMAP, (1u << VEC_UD) | (1u << VEC_DF) | (1u << VEC_GP) |
                                   (1u << VEC_AC) | (1u << VEC_MC));
-    vmwrite(PAGE_FAULT_ERROR_CODE_MASK, 0);
-    vmwrite(PAGE_FAULT_ERROR_CODE_MATCH, 0);
 
     /* The host owns CR0.NE/PE/PG and CR4.VMXE and the other fixed bits; the
      * guest sees its own view of them in the read shadows (SDM 25.6.6). */
