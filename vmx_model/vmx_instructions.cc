@@ -2,8 +2,10 @@
 // VMREAD, VMWRITE, VMCALL, INVEPT, INVVPID, with their checks in the SDM's order; VMLAUNCH and
 // VMRESUME start in vm_entry.cc. Each ends in VMsucceed, VMfailInvalid or VMfailValid(n), a
 // fault, or (in VMX non-root operation) a VM exit.
+#include <cstring>
 #include <string>
 
+#include "cpu/code_map.h"
 #include "cpu/core.h"
 #include "cpu/decode/isa_table.h"
 #include "cpu/timing/timing_model.h"
@@ -58,7 +60,29 @@ void VmxUnit::phys_write(uint64_t paddr, unsigned size, uint64_t v) {
   m_core.phys_write(paddr, size, v);
 }
 
+// A VMCS region is one page (VMPTRLD and VMCLEAR require 4-KiB alignment). In RAM it is copied
+// through one DMI lookup instead of one per field; the timing model still sees a reference per
+// field, exactly as the field-by-field path charges them.
+void VmxUnit::charge_region_references(uint64_t addr) {
+  cpu::timing::TimingModel* t = m_core.timing_model();
+  if (!t) return;
+  for (unsigned i = 0; i < kNumVmcsFields; ++i) m_core.add_cycles(t->physical(addr + region::kFieldsOffset + 8 * i));
+  m_core.add_cycles(t->physical(addr + region::kLaunchStateOffset));
+}
+
 void VmxUnit::read_region(Vmcs& v, uint64_t addr) {
+  if (const uint8_t* page = m_core.env().dmi_page(addr, false)) {
+    charge_region_references(addr);
+    for (unsigned i = 0; i < kNumVmcsFields; ++i) {
+      uint64_t raw;
+      std::memcpy(&raw, page + region::kFieldsOffset + 8 * i, 8);
+      v.value[i] = truncate_to_width(static_cast<VmcsField>(i), raw);
+    }
+    uint32_t launched;
+    std::memcpy(&launched, page + region::kLaunchStateOffset, 4);
+    v.launched = launched == 1;
+    return;
+  }
   for (unsigned i = 0; i < kNumVmcsFields; ++i)
     v.value[i] = truncate_to_width(static_cast<VmcsField>(i),
                                    phys_read(addr + region::kFieldsOffset + 8 * i, 8));
@@ -66,6 +90,15 @@ void VmxUnit::read_region(Vmcs& v, uint64_t addr) {
 }
 
 void VmxUnit::write_back(const Vmcs& v, uint64_t addr) {
+  if (uint8_t* page = m_core.env().dmi_page(addr, true)) {
+    charge_region_references(addr);
+    std::memcpy(page + region::kFieldsOffset, v.value, 8 * kNumVmcsFields);
+    const uint32_t launched = v.launched ? 1 : 0;
+    std::memcpy(page + region::kLaunchStateOffset, &launched, 4);
+    m_core.m_code_map.note_write(addr + region::kFieldsOffset, 8 * kNumVmcsFields);
+    m_core.m_code_map.note_write(addr + region::kLaunchStateOffset, 4);
+    return;
+  }
   for (unsigned i = 0; i < kNumVmcsFields; ++i)
     phys_write(addr + region::kFieldsOffset + 8 * i, 8, v.value[i]);
   phys_write(addr + region::kLaunchStateOffset, 4, v.launched ? 1 : 0);

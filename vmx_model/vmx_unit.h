@@ -258,6 +258,7 @@ class VmxUnit {
   [[noreturn]] void exit_after_instruction(uint32_t reason, uint64_t qualification);
   [[noreturn]] void apic_access_exit(unsigned off, unsigned type);
   uint64_t cr_access_exit(uint64_t qualification);
+  void charge_region_references(uint64_t addr);
   [[noreturn]] void ept_exit(uint32_t reason, uint64_t gpa, uint64_t qual, bool lin_valid, uint64_t lin);
 
   void request_attention();
