@@ -154,14 +154,30 @@ static int l1_vmxon(struct vcpu *v)
     return RESUME;
 }
 
+/* VMCS12 regions are in L1's memory in L0's own format (the SDM fixes only
+ * the revision identifier and the abort indicator): the launch state is the
+ * dword at offset 8. The contents live in the shadow VMCS while the VMCS is
+ * current; L0 keeps one VMCS12's contents (a one-vCPU guest hypervisor's):
+ * VMPTRLD of another starts afresh. */
+#define VMCS12_LAUNCH_STATE 8
+static volatile uint32_t *launch_state(uint64_t vmcs)
+{
+    return (volatile uint32_t *)(uintptr_t)(vmcs + VMCS12_LAUNCH_STATE);
+}
+
 static int l1_vmclear(struct vcpu *v)
 {
     uint64_t vmcs = *operand(v);
+    if (vmcs & 0xfff) {
+        vm_fail_valid(2); /* VMCLEAR with invalid physical address */
+        return RESUME;
+    }
+    *launch_state(vmcs) = 0;
     if (vmcs == nv.vmcs12) {
         nv.vmcs12 = ~0ull;
+        nv.launched12 = false;
         shadowing(false);
     }
-    nv.launched12 = false; /* L1 has one VMCS: its launch state is this */
     vm_result(0);
     return RESUME;
 }
@@ -182,6 +198,7 @@ static int l1_vmptrld(struct vcpu *v)
         load(pa(hv.vmcs));
         nv.vmcs12 = vmcs;
     }
+    nv.launched12 = *launch_state(vmcs) == 1;
     shadowing(true);
     vm_result(0);
     return RESUME;
@@ -307,6 +324,7 @@ static int l1_vmlaunch_vmresume(struct vcpu *v, bool launch)
         return RESUME;
     }
     nv.launched12 = true;
+    *launch_state(nv.vmcs12) = 1;
     nv.window = true;
     return enter_l2(v, launch);
 }
