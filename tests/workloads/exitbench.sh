@@ -32,7 +32,7 @@ done
 
 ops="cpuid vmcall wrmsr rdmsr rdmsr_passthrough io_out io_in hlt hlt_timer ept_mmio extint
      preemption_timer cr3_load invlpg rdtsc self_ipi self_ipi_posted vmread vmread_shadow
-     cpuid_nested"
+     cpuid_nested cpuid_nested_noshadow"
 no_exit_ops=" rdmsr_passthrough self_ipi_posted vmread_shadow "
 
 out=$(mktemp)
@@ -78,7 +78,7 @@ done
 # The hypervisor's count by exit reason against vmxsim's statistics.
 declare -A stat_name=([1]=external_interrupt [10]=cpuid [12]=hlt [14]=invlpg [16]=rdtsc
                       [18]=vmcall [19]=vmclear [20]=vmlaunch [21]=vmptrld [23]=vmread
-                      [24]=vmresume [26]=vmxoff [27]=vmxon [28]=cr_access [30]=io_instruction [31]=rdmsr [32]=wrmsr
+                      [24]=vmresume [25]=vmwrite [26]=vmxoff [27]=vmxon [28]=cr_access [30]=io_instruction [31]=rdmsr [32]=wrmsr
                       [48]=ept_violation [52]=preemption_timer)
 by_reason=$(sed -n 's/^exitbench: exits by reason://p' "$out")
 [ -n "$by_reason" ] || err "no 'exits by reason' line"

@@ -51,6 +51,7 @@ enum op_id {
     OP_VMREAD,
     OP_VMREAD_SHADOW,
     OP_CPUID_NESTED,
+    OP_CPUID_NESTED_NOSHADOW,
     OP_COUNT
 };
 
@@ -200,10 +201,16 @@ bool nested_in_l2(void);
 /* L2 runs its measured loop: from L1's VMLAUNCH to L2's closing VMCALL. The
  * exits of L1's set-up and tear-down outside it are protocol, as hypercalls. */
 bool nested_window(void);
+/* An exit that belongs to the nested protocol rather than to the measured
+ * round trip: the guest hypervisor's set-up and tear-down, and, without VMCS
+ * shadowing, its VMREAD/VMWRITEs (counted apart). */
+bool nested_protocol_exit(unsigned reason);
+static inline bool nested_op(int op) { return op == OP_CPUID_NESTED || op == OP_CPUID_NESTED_NOSHADOW; }
 int nested_l1_instruction(struct vcpu *v, unsigned reason); /* L1's VMX instructions */
 int nested_l2_exit(struct vcpu *v, unsigned reason);        /* an exit of L2 (VMCS02) */
 bool nested_cr4_write(uint64_t value);  /* L1 sets/clears CR4.VMXE: accepted? */
 void nested_reset(void);                /* phase end: L0's own VMCS, no shadowing */
+void nested_report(void);               /* RESULT lines of what the protocol counted */
 /* nested_l1.c: L1's whole run, from VMXON to VMXOFF; n CPUIDs in L2. */
 void l1_measure_nested_cpuid(uint64_t n, uint64_t *cycles, uint64_t *samples,
                              uint64_t *status);

@@ -396,8 +396,8 @@ int vmx_exit_handler(struct vcpu *v)
         exit_counts[basic]++;
     if (current_op >= 0) {
         phase_total++;
-        if (current_op == OP_CPUID_NESTED && !nested_window() && basic != EXIT_REASON_VMCALL)
-            phase_hypercalls++; /* the guest hypervisor setting up or tearing down */
+        if (nested_op(current_op) && nested_protocol_exit(basic))
+            phase_hypercalls++;
         else if ((int)basic == ops[current_op].exit_reason)
             phase_exits++;
         else if ((int)basic == ops[current_op].second_reason)
@@ -422,14 +422,20 @@ int vmx_exit_handler(struct vcpu *v)
     case EXIT_REASON_VMREAD:
         if (current_op == OP_CPUID_NESTED)
             return fatal(basic, "the nested guest hypervisor's VMREAD exited (shadowing is on)");
+        if (current_op == OP_CPUID_NESTED_NOSHADOW)
+            return nested_l1_instruction(v, basic);
         return handle_vmread(v);
+    case EXIT_REASON_VMWRITE:
+        if (current_op != OP_CPUID_NESTED_NOSHADOW)
+            return fatal(basic, "VMWRITE in the guest outside the nested operation");
+        return nested_l1_instruction(v, basic);
     case EXIT_REASON_VMXON:
     case EXIT_REASON_VMCLEAR:
     case EXIT_REASON_VMPTRLD:
     case EXIT_REASON_VMLAUNCH:
     case EXIT_REASON_VMRESUME:
     case EXIT_REASON_VMXOFF:
-        if (current_op != OP_CPUID_NESTED)
+        if (!nested_op(current_op))
             return fatal(basic, "VMX instruction in the guest outside the nested operation");
         return nested_l1_instruction(v, basic);
     case EXIT_REASON_EPT_VIOLATION: return handle_ept_violation(v);

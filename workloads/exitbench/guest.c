@@ -304,7 +304,10 @@ static void run_op(unsigned op, struct measurement *m, uint64_t n)
     case OP_IPI_POSTED: loop_ipi_posted(m, n); break;
     case OP_VMREAD:
     case OP_VMREAD_SHADOW: loop_vmread(m, n); break;
-    case OP_CPUID_NESTED: l1_measure_nested_cpuid(n, &m->cycles, &m->samples, &m->status); break;
+    case OP_CPUID_NESTED:
+    case OP_CPUID_NESTED_NOSHADOW:
+        l1_measure_nested_cpuid(n, &m->cycles, &m->samples, &m->status);
+        break;
     }
 }
 

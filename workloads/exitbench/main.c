@@ -278,6 +278,7 @@ int main(const struct multiboot_info *mbi)
     print_table(iters);
     for (unsigned op = 0; op < OP_COUNT; op++)
         report_op(op, iters);
+    nested_report();
 
     printf("exitbench: exits by reason:");
     for (unsigned i = 0; i < EXIT_REASON_MAX; i++)

@@ -4,7 +4,9 @@
  * are emulated with the SDM's checks that matter for a well-behaved L1. Its
  * current VMCS (VMCS12) lives in a shadow VMCS: with VMCS shadowing and
  * all-zero VMREAD/VMWRITE bitmaps, L1 reads and writes it without exits
- * (SDM 25.10). To run L2, L0 copies VMCS12's guest state into VMCS02 and
+ * (SDM 25.10). In the cpuid_nested_noshadow operation L0 does not use
+ * shadowing: VMCS12 is an array in L0's memory and each of L1's VMREAD and
+ * VMWRITE exits and is emulated against it. To run L2, L0 copies VMCS12's guest state into VMCS02 and
  * merges the controls (L0's own plus L1's; L0's EPT and VPID 2 underneath,
  * since L1 gives L2 its own guest-physical space unchanged). An exit of L2
  * goes back to L1: exit information and guest state into VMCS12, then L1
@@ -29,6 +31,9 @@ static struct {
     uint8_t *vmcs02;
     bool vmcs02_launched;
     bool window;          /* from L1's VMLAUNCH to L2's closing VMCALL */
+    bool shadowed;        /* VMCS12 in the shadow VMCS (else in soft12) */
+    uint64_t vmcs_exits;  /* L1's VMREAD/VMWRITEs that exited (not shadowed) */
+    uint64_t round_trips; /* L2 exits reflected to L1 in the window */
     bool merged;          /* VMCS02's controls are merged from merged_from */
     struct controls12 merged_from;
     uint64_t efer01, pat01; /* L1's IA32_EFER and IA32_PAT */
@@ -78,6 +83,48 @@ static void load(uint64_t vmcs)
         vmx_print_status("nested: VMPTRLD", st);
 }
 
+/* ---- VMCS12's storage --------------------------------------------------- */
+
+/* Without shadowing: (encoding, value) pairs, open addressing on the
+ * encoding. */
+#define SOFT12_SLOTS 256
+static struct {
+    uint32_t enc; /* 0: empty (encoding 0 is VPID, which L1 does not use) */
+    uint64_t value;
+} soft12[SOFT12_SLOTS];
+
+static unsigned soft12_slot(uint32_t enc)
+{
+    unsigned i = (enc * 2654435761u) >> 24;
+    while (soft12[i].enc && soft12[i].enc != enc)
+        i = (i + 1) % SOFT12_SLOTS;
+    return i;
+}
+
+/* Makes VMCS12 accessible (the shadow VMCS current, or nothing to do). */
+static void v12_open(void)
+{
+    if (nv.shadowed)
+        load(pa(nv.shadow));
+}
+static uint64_t v12_read(uint32_t enc)
+{
+    if (nv.shadowed)
+        return vmread(enc);
+    unsigned i = soft12_slot(enc);
+    return soft12[i].enc ? soft12[i].value : 0;
+}
+static void v12_write(uint32_t enc, uint64_t value)
+{
+    if (nv.shadowed) {
+        vmwrite(enc, value);
+        return;
+    }
+    unsigned i = soft12_slot(enc);
+    soft12[i].enc = enc;
+    soft12[i].value = value;
+}
+
 bool nested_in_l2(void) { return nv.in_l2; }
 bool nested_window(void) { return nv.window; }
 
@@ -108,9 +155,11 @@ static void vm_result(uint64_t set_flags)
 }
 static void vm_fail_valid(uint32_t error)
 {
-    load(pa(nv.shadow));
-    vmwrite(VM_INSTRUCTION_ERROR, error);
-    load(pa(hv.vmcs));
+    if (nv.vmcs12 != ~0ull) {
+        v12_open();
+        v12_write(VM_INSTRUCTION_ERROR, error);
+        load(pa(hv.vmcs));
+    }
     vm_result(1u << 6); /* ZF */
 }
 
@@ -150,6 +199,8 @@ static int l1_vmxon(struct vcpu *v)
     }
     nv.vmxon = true;
     nv.vmcs12 = ~0ull;
+    nv.shadowed = current_op != OP_CPUID_NESTED_NOSHADOW;
+    nv.vmcs_exits = nv.round_trips = 0;
     vm_result(0);
     return RESUME;
 }
@@ -190,16 +241,21 @@ static int l1_vmptrld(struct vcpu *v)
         return RESUME;
     }
     if (vmcs != nv.vmcs12) {
-        /* A fresh VMCS12: an empty shadow VMCS stands for it. */
-        memset(nv.shadow, 0, PAGE_SIZE);
-        *(volatile uint32_t *)nv.shadow = vmx_caps.revision | 0x80000000u;
-        if (vmclear(pa(nv.shadow)) != VMX_OK)
-            return nested_fatal("VMCLEAR of the shadow VMCS failed");
-        load(pa(hv.vmcs));
+        /* A fresh VMCS12: an empty shadow VMCS or array stands for it. */
+        if (nv.shadowed) {
+            memset(nv.shadow, 0, PAGE_SIZE);
+            *(volatile uint32_t *)nv.shadow = vmx_caps.revision | 0x80000000u;
+            if (vmclear(pa(nv.shadow)) != VMX_OK)
+                return nested_fatal("VMCLEAR of the shadow VMCS failed");
+            load(pa(hv.vmcs));
+        } else {
+            memset(soft12, 0, sizeof(soft12));
+        }
         nv.vmcs12 = vmcs;
     }
     nv.launched12 = *launch_state(vmcs) == 1;
-    shadowing(true);
+    if (nv.shadowed)
+        shadowing(true);
     vm_result(0);
     return RESUME;
 }
@@ -264,24 +320,24 @@ static bool create_vmcs02(void)
 static int enter_l2(struct vcpu *v, bool launch)
 {
     static uint64_t g[N_GUEST_FIELDS];
-    load(pa(nv.shadow));
+    v12_open();
     for (unsigned i = 0; i < N_GUEST_FIELDS; i++)
-        g[i] = vmread(guest_fields[i]);
+        g[i] = v12_read(guest_fields[i]);
     struct controls12 c;
-    c.pin = (uint32_t)vmread(PIN_BASED_VM_EXEC_CONTROL);
-    c.cpu = (uint32_t)vmread(CPU_BASED_VM_EXEC_CONTROL);
-    c.entry = (uint32_t)vmread(VM_ENTRY_CONTROLS);
-    c.exceptions = (uint32_t)vmread(EXCEPTION_BITMAP);
+    c.pin = (uint32_t)v12_read(PIN_BASED_VM_EXEC_CONTROL);
+    c.cpu = (uint32_t)v12_read(CPU_BASED_VM_EXEC_CONTROL);
+    c.entry = (uint32_t)v12_read(VM_ENTRY_CONTROLS);
+    c.exceptions = (uint32_t)v12_read(EXCEPTION_BITMAP);
     uint32_t cpu2_12 = (c.cpu & CPU_ACTIVATE_SECONDARY)
-                           ? (uint32_t)vmread(SECONDARY_VM_EXEC_CONTROL) : 0;
-    uint64_t injection = vmread(VM_ENTRY_INTR_INFO);
-    uint64_t efer12 = (c.entry & ENTRY_LOAD_EFER) ? vmread(GUEST_IA32_EFER) : 0;
-    uint64_t pat12 = (c.entry & ENTRY_LOAD_PAT) ? vmread(GUEST_IA32_PAT) : 0;
+                           ? (uint32_t)v12_read(SECONDARY_VM_EXEC_CONTROL) : 0;
+    uint64_t injection = v12_read(VM_ENTRY_INTR_INFO);
+    uint64_t efer12 = (c.entry & ENTRY_LOAD_EFER) ? v12_read(GUEST_IA32_EFER) : 0;
+    uint64_t pat12 = (c.entry & ENTRY_LOAD_PAT) ? v12_read(GUEST_IA32_PAT) : 0;
     /* What L2 reads from CR0/CR4: L1's read shadow where L1's mask owns the
      * bit, else the value L1 gave it (SDM 25.6.6 applied twice). */
-    uint64_t cr0_mask12 = vmread(CR0_GUEST_HOST_MASK), cr4_mask12 = vmread(CR4_GUEST_HOST_MASK);
-    uint64_t cr0_read = (vmread(CR0_READ_SHADOW) & cr0_mask12) | (vmread(GUEST_CR0) & ~cr0_mask12);
-    uint64_t cr4_read = (vmread(CR4_READ_SHADOW) & cr4_mask12) | (vmread(GUEST_CR4) & ~cr4_mask12);
+    uint64_t cr0_mask12 = v12_read(CR0_GUEST_HOST_MASK), cr4_mask12 = v12_read(CR4_GUEST_HOST_MASK);
+    uint64_t cr0_read = (v12_read(CR0_READ_SHADOW) & cr0_mask12) | (v12_read(GUEST_CR0) & ~cr0_mask12);
+    uint64_t cr4_read = (v12_read(CR4_READ_SHADOW) & cr4_mask12) | (v12_read(GUEST_CR4) & ~cr4_mask12);
     if (cpu2_12)
         return nested_fatal("L1's secondary controls are not emulated");
     if (injection & INTR_INFO_VALID)
@@ -329,6 +385,52 @@ static int l1_vmlaunch_vmresume(struct vcpu *v, bool launch)
     return enter_l2(v, launch);
 }
 
+/* L1's VMREAD/VMWRITE without shadowing (SDM Vol. 2 VMREAD/VMWRITE; Table
+ * 28-14): the encoding in reg2 (bits 31:28), the other operand a register
+ * (bits 6:3, when bit 10 is set) or memory. L1 runs in 64-bit mode. */
+static int l1_vmaccess(struct vcpu *v, bool write)
+{
+    if (nv.vmcs12 == ~0ull) {
+        vm_result(1u << 0); /* VMfailInvalid: no current VMCS */
+        return RESUME;
+    }
+    uint32_t info = (uint32_t)vmread(VMX_INSTRUCTION_INFO);
+    uint32_t enc = (uint32_t)get_gpr(v, (info >> 28) & 15);
+    bool reg = info & (1u << 10);
+    uint64_t *mem = reg ? NULL : operand(v);
+    if (nv.window)
+        nv.vmcs_exits++;
+    if (write) {
+        uint64_t value = reg ? get_gpr(v, (info >> 3) & 15) : *mem;
+        v12_write(enc, value);
+    } else {
+        uint64_t value = v12_read(enc);
+        if (reg)
+            set_gpr(v, (info >> 3) & 15, value);
+        else
+            *mem = value;
+    }
+    vm_result(0);
+    return RESUME;
+}
+
+bool nested_protocol_exit(unsigned reason)
+{
+    if (!nested_op(current_op) || reason == EXIT_REASON_VMCALL)
+        return false; /* hypercalls are counted where they are handled */
+    if (!nv.window)
+        return true; /* L1 setting up or tearing down */
+    return !nv.in_l2 && (reason == EXIT_REASON_VMREAD || reason == EXIT_REASON_VMWRITE);
+}
+
+void nested_report(void)
+{
+    if (!results[OP_CPUID_NESTED_NOSHADOW].ended)
+        return;
+    printf("RESULT exit.cpuid_nested_noshadow.vmcs_exits_per_round_trip=%lu\n",
+           nv.round_trips ? nv.vmcs_exits / nv.round_trips : 0);
+}
+
 int nested_l1_instruction(struct vcpu *v, unsigned reason)
 {
     if (!nv.vmxon && reason != EXIT_REASON_VMXON) {
@@ -343,6 +445,8 @@ int nested_l1_instruction(struct vcpu *v, unsigned reason)
     case EXIT_REASON_VMLAUNCH: return l1_vmlaunch_vmresume(v, true);
     case EXIT_REASON_VMRESUME: return l1_vmlaunch_vmresume(v, false);
     case EXIT_REASON_VMXOFF: return l1_vmxoff();
+    case EXIT_REASON_VMREAD: return l1_vmaccess(v, false);
+    case EXIT_REASON_VMWRITE: return l1_vmaccess(v, true);
     default: return nested_fatal("VMX instruction not emulated");
     }
 }
@@ -351,7 +455,7 @@ bool nested_cr4_write(uint64_t value)
 {
     /* Only CR4.VMXE may change, and only in the nested phase. */
     uint64_t shadow = vmread(CR4_READ_SHADOW);
-    if (current_op != OP_CPUID_NESTED || ((value ^ shadow) & ~(uint64_t)CR4_VMXE))
+    if (!nested_op(current_op) || ((value ^ shadow) & ~(uint64_t)CR4_VMXE))
         return false;
     if (!(value & CR4_VMXE) && nv.vmxon)
         return false; /* #GP in VMX operation; L1 does not do that */
@@ -368,16 +472,16 @@ static void load_l1_host_state(uint32_t exit12)
     static const uint32_t sel_fields[6] = {HOST_ES_SELECTOR, HOST_CS_SELECTOR,
                                            HOST_SS_SELECTOR, HOST_DS_SELECTOR,
                                            HOST_FS_SELECTOR, HOST_GS_SELECTOR};
-    uint64_t sel[6], tr = vmread(HOST_TR_SELECTOR);
+    uint64_t sel[6], tr = v12_read(HOST_TR_SELECTOR);
     for (unsigned i = 0; i < 6; i++)
-        sel[i] = vmread(sel_fields[i]);
-    uint64_t rip = vmread(HOST_RIP), rsp = vmread(HOST_RSP), cr0 = vmread(HOST_CR0),
-             cr3 = vmread(HOST_CR3), cr4 = vmread(HOST_CR4), fs = vmread(HOST_FS_BASE),
-             gs = vmread(HOST_GS_BASE), trb = vmread(HOST_TR_BASE), gdt = vmread(HOST_GDTR_BASE),
-             idt = vmread(HOST_IDTR_BASE), scs = vmread(HOST_IA32_SYSENTER_CS),
-             sesp = vmread(HOST_IA32_SYSENTER_ESP), seip = vmread(HOST_IA32_SYSENTER_EIP);
-    uint64_t efer = (exit12 & EXIT_LOAD_EFER) ? vmread(HOST_IA32_EFER) : 0;
-    uint64_t pat = (exit12 & EXIT_LOAD_PAT) ? vmread(HOST_IA32_PAT) : 0;
+        sel[i] = v12_read(sel_fields[i]);
+    uint64_t rip = v12_read(HOST_RIP), rsp = v12_read(HOST_RSP), cr0 = v12_read(HOST_CR0),
+             cr3 = v12_read(HOST_CR3), cr4 = v12_read(HOST_CR4), fs = v12_read(HOST_FS_BASE),
+             gs = v12_read(HOST_GS_BASE), trb = v12_read(HOST_TR_BASE), gdt = v12_read(HOST_GDTR_BASE),
+             idt = v12_read(HOST_IDTR_BASE), scs = v12_read(HOST_IA32_SYSENTER_CS),
+             sesp = v12_read(HOST_IA32_SYSENTER_ESP), seip = v12_read(HOST_IA32_SYSENTER_EIP);
+    uint64_t efer = (exit12 & EXIT_LOAD_EFER) ? v12_read(HOST_IA32_EFER) : 0;
+    uint64_t pat = (exit12 & EXIT_LOAD_PAT) ? v12_read(HOST_IA32_PAT) : 0;
     load(pa(hv.vmcs));
     vmwrite(GUEST_RIP, rip);
     vmwrite(GUEST_RSP, rsp);
@@ -435,12 +539,14 @@ int nested_l2_exit(struct vcpu *v, unsigned reason)
         g[i] = vmread(guest_fields[i]);
     for (unsigned i = 0; i < N_EXIT_FIELDS; i++)
         x[i] = vmread(exit_fields[i]);
-    load(pa(nv.shadow));
+    v12_open();
     for (unsigned i = 0; i < N_GUEST_FIELDS; i++)
-        vmwrite(guest_fields[i], g[i]);
+        v12_write(guest_fields[i], g[i]);
     for (unsigned i = 0; i < N_EXIT_FIELDS; i++)
-        vmwrite(exit_fields[i], x[i]);
-    load_l1_host_state((uint32_t)vmread(VM_EXIT_CONTROLS));
+        v12_write(exit_fields[i], x[i]);
+    load_l1_host_state((uint32_t)v12_read(VM_EXIT_CONTROLS));
+    if (nv.window)
+        nv.round_trips++;
     nv.in_l2 = false;
     v->launched = 1; /* VMCS01 */
     return RESUME;

@@ -34,6 +34,9 @@ const struct op_desc ops[OP_COUNT] = {
                           EXIT_REASON_VMREAD, false, false, -1},
     [OP_CPUID_NESTED] = {"cpuid_nested", "CPUID of a nested guest, via its hypervisor",
                          EXIT_REASON_VMRESUME, true, false, EXIT_REASON_CPUID},
+    [OP_CPUID_NESTED_NOSHADOW] = {"cpuid_nested_noshadow",
+                                  "the same, its hypervisor's VMREAD/VMWRITEs exit",
+                                  EXIT_REASON_VMRESUME, true, false, EXIT_REASON_CPUID},
 };
 
 struct op_result results[OP_COUNT];
@@ -338,7 +341,7 @@ void phase_end(struct vcpu *v, unsigned op)
     vmcs_write_controls(hv.pin, hv.cpu, hv.cpu2);
     if (op == OP_VMREAD_SHADOW) /* a shadow VMCS without shadowing fails VM entry */
         vmwrite(VMCS_LINK_POINTER, ~0ull);
-    if (op == OP_CPUID_NESTED)
+    if (nested_op((int)op))
         nested_reset();
     current_op = -1;
 }
