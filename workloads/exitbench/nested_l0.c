@@ -6,9 +6,10 @@
  * all-zero VMREAD/VMWRITE bitmaps, L1 reads and writes it without exits
  * (SDM 25.10). In the cpuid_nested_noshadow operation L0 does not use
  * shadowing: VMCS12 is an array in L0's memory and each of L1's VMREAD and
- * VMWRITE exits and is emulated against it. To run L2, L0 copies VMCS12's guest state into VMCS02 and
- * merges the controls (L0's own plus L1's; L0's EPT and VPID 2 underneath,
- * since L1 gives L2 its own guest-physical space unchanged). An exit of L2
+ * VMWRITE exits and is emulated against it. To run L2, L0 copies VMCS12's
+ * guest state into VMCS02 and merges the controls (L0's own plus L1's; L0's
+ * EPT and VPID 2 underneath, since L1 gives L2 its own guest-physical space
+ * unchanged). An exit of L2
  * goes back to L1: exit information and guest state into VMCS12, then L1
  * resumes at VMCS12's host RIP with the host-state loading of SDM 28.5.
  * Whole guest-state areas are copied on each transition: a plain L0,
