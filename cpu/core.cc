@@ -448,19 +448,12 @@ StopReason Core::run(Cycles until) {
         const bool mtf = VMXSIM_UNLIKELY(m_vmx_nonroot) && m_vmx->mtf_enabled();
         if (VMXSIM_LIKELY(!m_interrupt_shadow && !step && !m_bp_exec_mask && !mtf)) {
           execute_block(*b, ~0u);
-          if (VMXSIM_UNLIKELY(m_switch != ContextSwitch::kNone)) {
-            after_context_switch();
-            continue;
-          }
-          if (VMXSIM_UNLIKELY(m_step_rule != StepRule::kNormal)) after_single_step(false);
+          if (VMXSIM_UNLIKELY(m_step_rule != StepRule::kNormal) && !context_switched()) after_single_step(false);
         } else {
           execute_debug(*b);
-          if (m_switch != ContextSwitch::kNone) {
-            after_context_switch();
-            continue;
-          }
-          if (mtf && m_vmx_nonroot) m_vmx->after_guest_instruction();
+          if (mtf && m_vmx_nonroot && !context_switched()) m_vmx->after_guest_instruction();
         }
+        if (VMXSIM_UNLIKELY(m_switch != ContextSwitch::kNone)) after_context_switch();
       } catch (const GuestFault& f) {
         retire_partial_block(false);
         handle_fault(f);
