@@ -60,9 +60,9 @@ void VmxUnit::phys_write(uint64_t paddr, unsigned size, uint64_t v) {
   m_core.phys_write(paddr, size, v);
 }
 
-// A VMCS region is one page (VMPTRLD and VMCLEAR require 4-KiB alignment). In RAM it is copied
-// through one DMI lookup instead of one per field; the timing model still sees a reference per
-// field, exactly as the field-by-field path charges them.
+// A VMCS region is one page (VMPTRLD and VMCLEAR require 4-KiB alignment). The timing model
+// sees one reference per field; in RAM the region is then copied through one DMI lookup instead
+// of one per field.
 void VmxUnit::charge_region_references(uint64_t addr) {
   cpu::timing::TimingModel* t = m_core.timing_model();
   if (!t) return;
@@ -71,37 +71,32 @@ void VmxUnit::charge_region_references(uint64_t addr) {
 }
 
 void VmxUnit::read_region(Vmcs& v, uint64_t addr) {
+  charge_region_references(addr);
+  uint64_t raw[kNumVmcsFields];
+  uint32_t launched;
   if (const uint8_t* page = m_core.env().dmi_page(addr, false)) {
-    charge_region_references(addr);
-    for (unsigned i = 0; i < kNumVmcsFields; ++i) {
-      uint64_t raw;
-      std::memcpy(&raw, page + region::kFieldsOffset + 8 * i, 8);
-      v.value[i] = truncate_to_width(static_cast<VmcsField>(i), raw);
-    }
-    uint32_t launched;
+    std::memcpy(raw, page + region::kFieldsOffset, sizeof raw);
     std::memcpy(&launched, page + region::kLaunchStateOffset, 4);
-    v.launched = launched == 1;
-    return;
+  } else {
+    for (unsigned i = 0; i < kNumVmcsFields; ++i) raw[i] = m_core.phys_read(addr + region::kFieldsOffset + 8 * i, 8);
+    launched = static_cast<uint32_t>(m_core.phys_read(addr + region::kLaunchStateOffset, 4));
   }
-  for (unsigned i = 0; i < kNumVmcsFields; ++i)
-    v.value[i] = truncate_to_width(static_cast<VmcsField>(i),
-                                   phys_read(addr + region::kFieldsOffset + 8 * i, 8));
-  v.launched = phys_read(addr + region::kLaunchStateOffset, 4) == 1;
+  for (unsigned i = 0; i < kNumVmcsFields; ++i) v.value[i] = truncate_to_width(static_cast<VmcsField>(i), raw[i]);
+  v.launched = launched == 1;
 }
 
 void VmxUnit::write_back(const Vmcs& v, uint64_t addr) {
+  charge_region_references(addr);
+  const uint32_t launched = v.launched ? 1 : 0;
   if (uint8_t* page = m_core.env().dmi_page(addr, true)) {
-    charge_region_references(addr);
-    std::memcpy(page + region::kFieldsOffset, v.value, 8 * kNumVmcsFields);
-    const uint32_t launched = v.launched ? 1 : 0;
+    std::memcpy(page + region::kFieldsOffset, v.value, sizeof v.value);
     std::memcpy(page + region::kLaunchStateOffset, &launched, 4);
-    m_core.m_code_map.note_write(addr + region::kFieldsOffset, 8 * kNumVmcsFields);
+    m_core.m_code_map.note_write(addr + region::kFieldsOffset, sizeof v.value);
     m_core.m_code_map.note_write(addr + region::kLaunchStateOffset, 4);
     return;
   }
-  for (unsigned i = 0; i < kNumVmcsFields; ++i)
-    phys_write(addr + region::kFieldsOffset + 8 * i, 8, v.value[i]);
-  phys_write(addr + region::kLaunchStateOffset, 4, v.launched ? 1 : 0);
+  for (unsigned i = 0; i < kNumVmcsFields; ++i) m_core.phys_write(addr + region::kFieldsOffset + 8 * i, 8, v.value[i]);
+  m_core.phys_write(addr + region::kLaunchStateOffset, 4, launched);
 }
 
 void VmxUnit::flush_current() {
