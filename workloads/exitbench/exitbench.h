@@ -150,10 +150,29 @@ struct hv {
     uint64_t mmio_value;
 };
 extern struct hv hv;
+struct desc_ptr {
+    uint16_t limit;
+    uint64_t base;
+} __attribute__((packed));
+
+/* LFENCE-bracketed RDTSC: what the guests time their loops with. */
+static inline uint64_t gtsc(void)
+{
+    uint32_t lo, hi;
+    asm volatile("lfence; rdtsc; lfence" : "=a"(lo), "=d"(hi)::"memory");
+    return ((uint64_t)hi << 32) | lo;
+}
+
 /* Builds the whole VMCS: controls, host state, guest state. False on error. */
 bool vmcs_setup(void (*guest_entry)(void));
 void vmcs_write_host_state(uint32_t exit_controls);
 void vmcs_write_plain_defaults(void);
+/* A guest segment with a 4-GiB limit: selector, base and access rights as given. */
+void vmcs_write_guest_segment(uint32_t sel_field, uint16_t sel, uint64_t base, uint32_t ar);
+/* A shadow VMCS (revision identifier with bit 31 set, SDM 25.10), zeroed and VMCLEARed. */
+bool vmcs_init_shadow(void *region);
+/* VMCS shadowing's fields in the current VMCS: the bitmaps and the link pointer. */
+void vmcs_link_shadow(const void *shadow, const void *vmread_bitmap, const void *vmwrite_bitmap);
 void vmcs_write_guest_state(void (*entry)(void), uint64_t idt_base, uint16_t idt_limit,
                             uint64_t rsp, uint32_t entry_controls);
 void vmcs_write_controls(uint32_t pin, uint32_t cpu, uint32_t cpu2);
@@ -171,6 +190,9 @@ extern bool entry_is_launch; /* the pending VM entry is a VMLAUNCH */
 extern uint32_t last_exit_reason;
 extern uint64_t exit_counts[EXIT_REASON_MAX];
 void advance_rip(void);
+/* Completes an emulated VMX instruction: CF, PF, AF, ZF, SF, OF of the guest's RFLAGS as
+ * VMsucceed (0) or VMfail (CF or ZF in `set_flags`) leave them (SDM 31.2), RIP past it. */
+void vmx_instruction_done(uint64_t set_flags);
 uint64_t get_gpr(struct vcpu *v, unsigned r);
 void set_gpr(struct vcpu *v, unsigned r, uint64_t val);
 void inject_ext_intr(uint8_t vector);

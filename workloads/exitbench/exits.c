@@ -34,6 +34,12 @@ void advance_rip(void)
                                                                GUEST_INTR_STATE_MOV_SS));
 }
 
+void vmx_instruction_done(uint64_t set_flags)
+{
+    vmwrite(GUEST_RFLAGS, (vmread(GUEST_RFLAGS) & ~(uint64_t)0x8d5) | set_flags);
+    advance_rip();
+}
+
 /* Event injection on the next VM entry (SDM 26.6 / 27.6). */
 void inject_ext_intr(uint8_t vector)
 {
@@ -363,8 +369,7 @@ static int handle_exception(void)
 /* A guest's VMREAD (SDM 28.2.5, Table 28-14 instruction information): the
  * encoding in the register of bits 31:28, the destination in the register of
  * bits 6:3 when bit 10 says "register". The host keeps the guest's "VMCS" in
- * software, as a nested hypervisor keeps VMCS12: here one field. Success is
- * VMsucceed: CF, PF, AF, ZF, SF and OF clear in the guest's RFLAGS. */
+ * software, as a nested hypervisor keeps VMCS12: here one field. */
 static int handle_vmread(struct vcpu *v)
 {
     uint32_t info = (uint32_t)vmread(VMX_INSTRUCTION_INFO);
@@ -374,8 +379,7 @@ static int handle_vmread(struct vcpu *v)
     if (field != BENCH_VMCS_FIELD)
         return fatal(EXIT_REASON_VMREAD, "VMREAD of a field the host does not emulate");
     set_gpr(v, (info >> 3) & 15, BENCH_VMCS_VALUE);
-    vmwrite(GUEST_RFLAGS, vmread(GUEST_RFLAGS) & ~(uint64_t)0x8d5);
-    advance_rip();
+    vmx_instruction_done(0);
     return RESUME;
 }
 

@@ -20,13 +20,6 @@ static inline uint64_t hypercall(uint64_t nr, uint64_t a1, uint64_t a2, uint64_t
     return ret;
 }
 
-static inline uint64_t gtsc(void)
-{
-    uint32_t lo, hi;
-    asm volatile("lfence; rdtsc; lfence" : "=a"(lo), "=d"(hi)::"memory");
-    return ((uint64_t)hi << 32) | lo;
-}
-
 static void loop_cpuid(struct measurement *m, uint64_t n)
 {
     uint64_t t0 = gtsc();

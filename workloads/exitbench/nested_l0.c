@@ -148,12 +148,6 @@ static uint64_t *operand(struct vcpu *v)
     return (uint64_t *)(uintptr_t)addr;
 }
 
-/* VMsucceed / VMfailInvalid / VMfailValid on L1's RFLAGS (SDM 31.2). */
-static void vm_result(uint64_t set_flags)
-{
-    vmwrite(GUEST_RFLAGS, (vmread(GUEST_RFLAGS) & ~(uint64_t)0x8d5) | set_flags);
-    advance_rip();
-}
 static void vm_fail_valid(uint32_t error)
 {
     if (nv.vmcs12 != ~0ull) {
@@ -161,7 +155,7 @@ static void vm_fail_valid(uint32_t error)
         v12_write(VM_INSTRUCTION_ERROR, error);
         load(pa(hv.vmcs));
     }
-    vm_result(1u << 6); /* ZF */
+    vmx_instruction_done(1u << 6); /* ZF */
 }
 
 /* VMCS shadowing for L1 (SDM 25.6.x, 26.3.1.5): link pointer at the shadow
@@ -170,11 +164,10 @@ static void shadowing(bool on)
 {
     uint32_t cpu2 = hv.cpu2 | (on ? CPU2_VMCS_SHADOWING : 0);
     vmcs_write_controls(hv.pin, hv.cpu | (cpu2 ? CPU_ACTIVATE_SECONDARY : 0), cpu2);
-    if (on) {
-        vmwrite(VMREAD_BITMAP, pa(nv.bitmap));
-        vmwrite(VMWRITE_BITMAP, pa(nv.bitmap));
-    }
-    vmwrite(VMCS_LINK_POINTER, on ? pa(nv.shadow) : ~0ull);
+    if (on)
+        vmcs_link_shadow(nv.shadow, nv.bitmap, nv.bitmap);
+    else
+        vmwrite(VMCS_LINK_POINTER, ~0ull);
 }
 
 static int l1_vmxon(struct vcpu *v)
@@ -190,7 +183,7 @@ static int l1_vmxon(struct vcpu *v)
     }
     uint64_t region = *operand(v);
     if ((region & 0xfff) || *(volatile uint32_t *)(uintptr_t)region != vmx_caps.revision) {
-        vm_result(1u << 0); /* CF: VMfailInvalid */
+        vmx_instruction_done(1u << 0); /* CF: VMfailInvalid */
         return RESUME;
     }
     if (!nv.shadow) {
@@ -202,7 +195,7 @@ static int l1_vmxon(struct vcpu *v)
     nv.vmcs12 = ~0ull;
     nv.shadowed = current_op != OP_CPUID_NESTED_NOSHADOW;
     nv.vmcs_exits = nv.round_trips = 0;
-    vm_result(0);
+    vmx_instruction_done(0);
     return RESUME;
 }
 
@@ -230,7 +223,7 @@ static int l1_vmclear(struct vcpu *v)
         nv.launched12 = false;
         shadowing(false);
     }
-    vm_result(0);
+    vmx_instruction_done(0);
     return RESUME;
 }
 
@@ -244,9 +237,7 @@ static int l1_vmptrld(struct vcpu *v)
     if (vmcs != nv.vmcs12) {
         /* A fresh VMCS12: an empty shadow VMCS or array stands for it. */
         if (nv.shadowed) {
-            memset(nv.shadow, 0, PAGE_SIZE);
-            *(volatile uint32_t *)nv.shadow = vmx_caps.revision | 0x80000000u;
-            if (vmclear(pa(nv.shadow)) != VMX_OK)
+            if (!vmcs_init_shadow(nv.shadow))
                 return nested_fatal("VMCLEAR of the shadow VMCS failed");
             load(pa(hv.vmcs));
         } else {
@@ -257,7 +248,7 @@ static int l1_vmptrld(struct vcpu *v)
     nv.launched12 = *launch_state(vmcs) == 1;
     if (nv.shadowed)
         shadowing(true);
-    vm_result(0);
+    vmx_instruction_done(0);
     return RESUME;
 }
 
@@ -266,7 +257,7 @@ static int l1_vmxoff(void)
     nv.vmxon = false;
     nv.vmcs12 = ~0ull;
     shadowing(false);
-    vm_result(0);
+    vmx_instruction_done(0);
     return RESUME;
 }
 
@@ -274,29 +265,17 @@ static int l1_vmxoff(void)
  * comes to L0's stub) and L0's bitmaps, EPT and a VPID of L2's own. */
 static bool create_vmcs02(void)
 {
-    static const uint32_t host_fields[] = {
-        HOST_ES_SELECTOR, HOST_CS_SELECTOR, HOST_SS_SELECTOR, HOST_DS_SELECTOR,
-        HOST_FS_SELECTOR, HOST_GS_SELECTOR, HOST_TR_SELECTOR, HOST_CR0, HOST_CR3, HOST_CR4,
-        HOST_FS_BASE, HOST_GS_BASE, HOST_TR_BASE, HOST_GDTR_BASE, HOST_IDTR_BASE,
-        HOST_IA32_SYSENTER_CS, HOST_IA32_SYSENTER_ESP, HOST_IA32_SYSENTER_EIP, HOST_RSP,
-        HOST_RIP, HOST_IA32_EFER, HOST_IA32_PAT,
-    };
-    enum { N_HOST = sizeof(host_fields) / sizeof(host_fields[0]) };
-    static uint64_t host[N_HOST];
     load(pa(hv.vmcs));
     nv.efer01 = vmread(GUEST_IA32_EFER);
     nv.pat01 = vmread(GUEST_IA32_PAT);
-    for (unsigned i = 0; i < N_HOST; i++)
-        host[i] = vmread(host_fields[i]);
+    uint64_t host_rsp = vmread(HOST_RSP); /* vmx_enter's stack, where every exit lands */
     memset(nv.vmcs02, 0, PAGE_SIZE);
-    *(volatile uint32_t *)nv.vmcs02 = vmx_caps.revision;
-    if (vmclear(pa(nv.vmcs02)) != VMX_OK)
+    if (vmcs_init_and_load(nv.vmcs02) != VMX_OK)
         return false;
-    load(pa(nv.vmcs02));
     nv.vmcs02_launched = false;
     nv.merged = false;
-    for (unsigned i = 0; i < N_HOST; i++)
-        vmwrite(host_fields[i], host[i]);
+    vmcs_write_host_state(hv.exit);
+    vmwrite(HOST_RSP, host_rsp);
     vmwrite(VM_EXIT_CONTROLS, hv.exit);
     vmcs_write_plain_defaults();
     vmwrite(VMCS_LINK_POINTER, ~0ull);
@@ -345,7 +324,7 @@ static int enter_l2(struct vcpu *v, bool launch)
         return nested_fatal("event injection into L2 is not emulated");
 
     if (launch && !create_vmcs02())
-        return nested_fatal("VMCLEAR of VMCS02 failed");
+        return nested_fatal("VMCLEAR/VMPTRLD of VMCS02 failed");
     if (!launch)
         load(pa(nv.vmcs02));
     if (!nv.merged || memcmp(&c, &nv.merged_from, sizeof(c))) {
@@ -373,7 +352,7 @@ static int enter_l2(struct vcpu *v, bool launch)
 static int l1_vmlaunch_vmresume(struct vcpu *v, bool launch)
 {
     if (nv.vmcs12 == ~0ull) {
-        vm_result(1u << 0); /* VMfailInvalid: no current VMCS */
+        vmx_instruction_done(1u << 0); /* VMfailInvalid: no current VMCS */
         return RESUME;
     }
     if (launch == nv.launched12) {
@@ -392,7 +371,7 @@ static int l1_vmlaunch_vmresume(struct vcpu *v, bool launch)
 static int l1_vmaccess(struct vcpu *v, bool write)
 {
     if (nv.vmcs12 == ~0ull) {
-        vm_result(1u << 0); /* VMfailInvalid: no current VMCS */
+        vmx_instruction_done(1u << 0); /* VMfailInvalid: no current VMCS */
         return RESUME;
     }
     uint32_t info = (uint32_t)vmread(VMX_INSTRUCTION_INFO);
@@ -411,7 +390,7 @@ static int l1_vmaccess(struct vcpu *v, bool write)
         else
             *mem = value;
     }
-    vm_result(0);
+    vmx_instruction_done(0);
     return RESUME;
 }
 
@@ -500,12 +479,9 @@ static void load_l1_host_state(uint32_t exit12)
     if (exit12 & EXIT_LOAD_PAT)
         vmwrite(GUEST_IA32_PAT, pat);
     for (unsigned i = 0; i < 6; i++) {
-        unsigned idx = (sel_fields[i] - HOST_ES_SELECTOR) / 2;
         uint32_t ar = i == 1 ? 0xa09b : (sel[i] ? 0xc093 : AR_UNUSABLE);
-        vmwrite(GUEST_ES_SELECTOR + 2 * idx, sel[i]);
-        vmwrite(GUEST_ES_LIMIT + 2 * idx, 0xffffffff);
-        vmwrite(GUEST_ES_AR_BYTES + 2 * idx, ar);
-        vmwrite(GUEST_ES_BASE + 2 * idx, i == 4 ? fs : i == 5 ? gs : 0);
+        vmcs_write_guest_segment(GUEST_ES_SELECTOR + (sel_fields[i] - HOST_ES_SELECTOR),
+                                 (uint16_t)sel[i], i == 4 ? fs : i == 5 ? gs : 0, ar);
     }
     vmwrite(GUEST_TR_SELECTOR, tr);
     vmwrite(GUEST_TR_BASE, trb);

@@ -21,25 +21,18 @@ static const uint32_t cpuid_leaf0[4] = {1, 0x74697865 /* exit */, 0x314c2d68 /* 
 static uint64_t l2_iters, l2_cycles, l2_samples, l2_bad;
 static unsigned l1_unexpected;  /* an L2 exit L1 did not expect (0: none) */
 
-static inline uint64_t l2_tsc(void)
-{
-    uint32_t lo, hi;
-    asm volatile("lfence; rdtsc; lfence" : "=a"(lo), "=d"(hi)::"memory");
-    return ((uint64_t)hi << 32) | lo;
-}
-
 /* L2: n CPUIDs, then a VMCALL to L1 with the cycles and the count. */
 static void l2_main(void)
 {
     uint64_t n = l2_iters, bad = 0;
-    uint64_t t0 = l2_tsc();
+    uint64_t t0 = gtsc();
     for (uint64_t i = 0; i < n; i++) {
         uint32_t a = 0, b, c = 0, d;
         asm volatile("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d)::"memory");
         bad |= (a ^ cpuid_leaf0[0]) | (b ^ cpuid_leaf0[1]) | (c ^ cpuid_leaf0[2]) |
                (d ^ cpuid_leaf0[3]);
     }
-    uint64_t cycles = l2_tsc() - t0;
+    uint64_t cycles = gtsc() - t0;
     asm volatile("vmcall" ::"a"(0ull), "b"(cycles), "c"(n), "d"(bad) : "memory");
     for (;;)
         asm volatile("vmcall" ::"a"(1ull) : "memory"); /* never resumed */
@@ -83,10 +76,7 @@ static void l1_write_vmcs(uint8_t *l2_stack)
     vmwrite(CR4_GUEST_HOST_MASK, 0);
     vmcs_write_plain_defaults();
     vmcs_write_host_state(exit);
-    struct desc_ptr {
-        uint16_t limit;
-        uint64_t base;
-    } __attribute__((packed)) idtr;
+    struct desc_ptr idtr;
     asm volatile("sidt %0" : "=m"(idtr));
     vmcs_write_guest_state(l2_main, idtr.base, idtr.limit,
                            (uint64_t)(uintptr_t)(l2_stack + PAGE_SIZE) - 8, entry);

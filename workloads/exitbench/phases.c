@@ -104,11 +104,9 @@ static bool setup_shadow_vmcs(const char **why)
     memset(hv.vmread_bitmap, 0xff, PAGE_SIZE);
     memset(hv.vmwrite_bitmap, 0xff, PAGE_SIZE);
     hv.vmread_bitmap[(BENCH_VMCS_FIELD & 0x7fff) / 8] &= (uint8_t)~(1u << (BENCH_VMCS_FIELD & 7));
-    memset(hv.shadow_vmcs, 0, PAGE_SIZE);
-    *(volatile uint32_t *)hv.shadow_vmcs = vmx_caps.revision | 0x80000000u;
     uint64_t shadow = (uint64_t)(uintptr_t)hv.shadow_vmcs;
     uint64_t own = (uint64_t)(uintptr_t)hv.vmcs;
-    if (vmclear(shadow) != VMX_OK || vmptrld(shadow) != VMX_OK) {
+    if (!vmcs_init_shadow(hv.shadow_vmcs) || vmptrld(shadow) != VMX_OK) {
         *why = "VMCLEAR/VMPTRLD of the shadow VMCS failed";
         return false;
     }
@@ -117,9 +115,7 @@ static bool setup_shadow_vmcs(const char **why)
         *why = "VMPTRLD of the hypervisor's own VMCS failed";
         return false;
     }
-    vmwrite(VMREAD_BITMAP, (uint64_t)(uintptr_t)hv.vmread_bitmap);
-    vmwrite(VMWRITE_BITMAP, (uint64_t)(uintptr_t)hv.vmwrite_bitmap);
-    vmwrite(VMCS_LINK_POINTER, shadow);
+    vmcs_link_shadow(hv.shadow_vmcs, hv.vmread_bitmap, hv.vmwrite_bitmap);
     return true;
 }
 

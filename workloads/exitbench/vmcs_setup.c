@@ -6,11 +6,6 @@
 
 struct hv hv;
 
-struct desc_ptr {
-    uint16_t limit;
-    uint64_t base;
-} __attribute__((packed));
-
 static uint16_t read_sel(int which)
 {
     uint16_t v = 0;
@@ -196,13 +191,13 @@ void set_guest_gate(unsigned vec, uint64_t addr)
     g->reserved = 0;
 }
 
-static void set_guest_segment(uint32_t sel_field, uint16_t sel, uint32_t ar)
+void vmcs_write_guest_segment(uint32_t sel_field, uint16_t sel, uint64_t base, uint32_t ar)
 {
     /* Selector, base, limit and access rights are at fixed offsets from the
      * selector encoding in each group (Appendix B): 0x08xx, 0x68xx, 0x48xx. */
     unsigned idx = (sel_field - GUEST_ES_SELECTOR) / 2;
     vmwrite(sel_field, sel);
-    vmwrite(GUEST_ES_BASE + 2 * idx, 0);
+    vmwrite(GUEST_ES_BASE + 2 * idx, base);
     vmwrite(GUEST_ES_LIMIT + 2 * idx, 0xffffffff);
     vmwrite(GUEST_ES_AR_BYTES + 2 * idx, ar);
 }
@@ -228,12 +223,12 @@ void vmcs_write_guest_state(void (*entry)(void), uint64_t idt_base, uint16_t idt
     /* 64-bit code: type 0xb (execute/read, accessed), S, P, L, G. Data:
      * type 3 (read/write, accessed), S, P, D/B, G (SDM 27.3.1.2). */
     const uint32_t ar_code = 0xa09b, ar_data = 0xc093;
-    set_guest_segment(GUEST_CS_SELECTOR, SEL_KCODE64, ar_code);
-    set_guest_segment(GUEST_SS_SELECTOR, SEL_KDATA, ar_data);
-    set_guest_segment(GUEST_DS_SELECTOR, SEL_KDATA, ar_data);
-    set_guest_segment(GUEST_ES_SELECTOR, SEL_KDATA, ar_data);
-    set_guest_segment(GUEST_FS_SELECTOR, SEL_KDATA, ar_data);
-    set_guest_segment(GUEST_GS_SELECTOR, SEL_KDATA, ar_data);
+    vmcs_write_guest_segment(GUEST_CS_SELECTOR, SEL_KCODE64, 0, ar_code);
+    vmcs_write_guest_segment(GUEST_SS_SELECTOR, SEL_KDATA, 0, ar_data);
+    vmcs_write_guest_segment(GUEST_DS_SELECTOR, SEL_KDATA, 0, ar_data);
+    vmcs_write_guest_segment(GUEST_ES_SELECTOR, SEL_KDATA, 0, ar_data);
+    vmcs_write_guest_segment(GUEST_FS_SELECTOR, SEL_KDATA, 0, ar_data);
+    vmcs_write_guest_segment(GUEST_GS_SELECTOR, SEL_KDATA, 0, ar_data);
     vmwrite(GUEST_LDTR_SELECTOR, 0);
     vmwrite(GUEST_LDTR_BASE, 0);
     vmwrite(GUEST_LDTR_LIMIT, 0);
@@ -264,6 +259,20 @@ void vmcs_write_guest_state(void (*entry)(void), uint64_t idt_base, uint16_t idt
     vmwrite(GUEST_ACTIVITY_STATE, 0);
     vmwrite(GUEST_INTERRUPTIBILITY_INFO, 0);
     vmwrite(GUEST_PENDING_DBG_EXCEPTIONS, 0);
+}
+
+bool vmcs_init_shadow(void *region)
+{
+    memset(region, 0, PAGE_SIZE);
+    *(volatile uint32_t *)region = vmx_caps.revision | 0x80000000u; /* shadow-VMCS indicator */
+    return vmclear((uint64_t)(uintptr_t)region) == VMX_OK;
+}
+
+void vmcs_link_shadow(const void *shadow, const void *vmread_bitmap, const void *vmwrite_bitmap)
+{
+    vmwrite(VMREAD_BITMAP, (uint64_t)(uintptr_t)vmread_bitmap);
+    vmwrite(VMWRITE_BITMAP, (uint64_t)(uintptr_t)vmwrite_bitmap);
+    vmwrite(VMCS_LINK_POINTER, (uint64_t)(uintptr_t)shadow);
 }
 
 bool vmcs_setup(void (*guest_entry)(void))
