@@ -36,10 +36,10 @@ int main(int argc, char** argv) {
   // clang-format off
   opts.add_options()
       ("help,h", "show this help")
-      ("kernel", po::value<std::string>(), "multiboot (ELF32/ELF64) or ELF64 kernel to boot "
+      ("kernel", po::value<std::string>(), "multiboot (ELF32/ELF64), Linux bzImage or ELF64 kernel to boot "
                                           "(default: the built-in default workload)")
       ("append", po::value<std::string>()->default_value(""), "kernel command line")
-      ("initrd", po::value<std::string>()->default_value(""), "multiboot modules: 'file args,file2'")
+      ("initrd", po::value<std::string>()->default_value(""), "multiboot modules 'file args,file2', or a Linux kernel's initrd (files concatenated)")
       ("smp", po::value<std::string>(), "number of CPUs (system.cpus)")
       ("m", po::value<std::string>(), "RAM size: MiB, or with K/M/G suffix (system.memory_size)")
       ("cpu", po::value<std::string>()->default_value("skylake"), "CPU profile (--list-cpus)")

@@ -1,5 +1,6 @@
 #include "cpu/sc/cpu_module.h"
 
+#include <cstdio>
 #include <cstring>
 
 namespace vmxsim::cpu {
@@ -29,6 +30,13 @@ sc_time CpuModule::cycles_to_time(uint64_t cycles) const {
 
 uint64_t CpuModule::time_to_cycles(const sc_time& t) const {
   return t.value() / sc_time(1, SC_PS).value() / m_period_ps;
+}
+
+std::string CpuModule::where() const {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, " at %04x:%016llx", m_core->s.seg[kCs].selector,
+                static_cast<unsigned long long>(m_core->s.rip));
+  return std::string(name()) + buf + (m_core->vmx_nonroot() ? " (VMX non-root)" : "");
 }
 
 sc_time CpuModule::local_time_offset() const {
@@ -89,12 +97,12 @@ void CpuModule::run_thread() {
 
     if (m_limits.max_instructions && core.instructions() >= m_limits.max_instructions) {
       m_on_stop("instruction limit reached (" + std::to_string(m_limits.max_instructions) +
-                    " instructions)", 6);
+                    " instructions; " + where() + ")", 6);
       wait(m_wake_event);
       continue;
     }
     if (m_limits.max_cycles && core.cycles() >= m_limits.max_cycles) {
-      m_on_stop("cycle limit reached (" + std::to_string(m_limits.max_cycles) + " cycles)", 6);
+      m_on_stop("cycle limit reached (" + std::to_string(m_limits.max_cycles) + " cycles; " + where() + ")", 6);
       wait(m_wake_event);
       continue;
     }

@@ -45,6 +45,8 @@ class CpuModule : public sc_core::sc_module, public CpuEnv {
   // Core cycles at the current point of this core's local time (for devices it owns).
   uint64_t now_cycles() const { return m_core->cycles(); }
   sc_core::sc_time local_time_offset() const;
+  // "cpu0 at 0010:ffffffff81000000 (VMX non-root)": where a stopped run left this core.
+  std::string where() const;
 
   // CpuEnv
   uint8_t* dmi_page(uint64_t paddr, bool write) override;

@@ -1,4 +1,5 @@
-// Little-endian field access and message formatting shared by the loader.
+// Little-endian field access, message formatting, host-file reading and the checked write of
+// planned ranges, shared by the loaders.
 // Internal to platform/loader.
 #pragma once
 
@@ -48,5 +49,11 @@ struct Chunk {
     uint64_t data_len;  // <= len
     std::string what;   // for messages: "program header 1", "module 'env'", ...
 };
+
+// Reads a whole host file; `what` names it in messages ("kernel", "module", "initrd").
+std::vector<uint8_t> read_host_file(const std::string& path, const std::string& what);
+
+// Checks that every chunk lies in RAM (naming the first that does not), then writes them all.
+void write_chunks(GuestMemory& mem, const std::vector<Chunk>& chunks, const std::string& name);
 
 }  // namespace vmxsim::loader::detail

@@ -11,6 +11,8 @@ constexpr uint16_t kEtExec = 2;
 constexpr uint16_t kEm386 = 3;
 constexpr uint16_t kEmX86_64 = 62;
 constexpr uint32_t kPtLoad = 1;
+constexpr uint32_t kPtNote = 4;
+constexpr uint32_t kXenElfnotePhys32Entry = 18;
 constexpr uint16_t kPnXnum = 0xFFFF;
 
 // Byte offsets of the header fields (gABI "ELF Header", "Program Header").
@@ -85,6 +87,32 @@ uint64_t physical_entry(uint64_t e_entry, const std::vector<ElfSegment>& segs, c
     fail(name, "entry point " + hex(e_entry) + " lies outside every loadable segment");
 }
 
+// Walks the notes of one PT_NOTE segment (gABI "Note Section": namesz, descsz, type, then the
+// name and the descriptor, each padded to 4 bytes) and records the PVH entry if present.
+void read_notes(const std::vector<uint8_t>& f, const ElfSegment& s, const std::string& name, ElfImage& img) {
+    const std::string ph = "program header " + std::to_string(s.index) + " (PT_NOTE): ";
+    uint64_t off = s.offset;
+    const uint64_t end = s.offset + s.filesz;
+    while (end - off >= 12) {
+        const uint64_t namesz = get_le32(&f[off]), descsz = get_le32(&f[off + 4]);
+        const uint32_t type = get_le32(&f[off + 8]);
+        const uint64_t name_off = off + 12;
+        const uint64_t desc_off = name_off + ((namesz + 3) & ~uint64_t(3));
+        const uint64_t next = desc_off + ((descsz + 3) & ~uint64_t(3));
+        if (next > end) {  // other tools' notes are not ours to judge: stop reading, keep loading
+            img.notes.push_back(ph + "note at offset " + hex(off) + " runs past the segment; later notes ignored");
+            return;
+        }
+        if (namesz == 4 && std::equal(&f[name_off], &f[name_off] + 4, "Xen") && type == kXenElfnotePhys32Entry) {
+            if (descsz != 4 && descsz != 8) fail(name, ph + "PVH entry note has a " + std::to_string(descsz) + "-byte value");
+            const uint64_t entry = descsz == 4 ? get_le32(&f[desc_off]) : get_le64(&f[desc_off]);
+            if (entry > UINT32_MAX) fail(name, ph + "PVH entry " + hex(entry) + " is above 4 GiB");
+            img.pvh_entry = uint32_t(entry);
+        }
+        off = next;
+    }
+}
+
 }  // namespace
 
 ElfImage parse_elf(const std::vector<uint8_t>& f, const std::string& name) {
@@ -123,6 +151,12 @@ ElfImage parse_elf(const std::vector<uint8_t>& f, const std::string& name) {
     unsigned loads = 0;
     for (unsigned i = 0; i < phnum; ++i) {
         const uint8_t* ph = eh + phoff + uint64_t(i) * phentsize;
+        if (get_le32(ph) == kPtNote) {
+            ElfSegment note = read_segment(l, ph, i);
+            check_segment(note, f.size(), name);
+            read_notes(f, note, name, img);
+            continue;
+        }
         if (get_le32(ph) != kPtLoad) continue;
         ++loads;
         ElfSegment s = read_segment(l, ph, i);

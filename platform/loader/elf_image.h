@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,9 @@ struct ElfImage {
     uint64_t entry;  // e_entry translated to a physical address
     std::vector<ElfSegment> segments;  // PT_LOAD with p_memsz > 0, file order
     std::vector<std::string> notes;
+    // Xen's XEN_ELFNOTE_PHYS32_ENTRY (a PT_NOTE named "Xen", type 18): the 32-bit physical
+    // entry of the PVH boot protocol, which Linux (CONFIG_PVH), FreeBSD and others provide.
+    std::optional<uint32_t> pvh_entry;
 };
 
 inline bool has_elf_magic(const std::vector<uint8_t>& f) {
@@ -31,7 +35,8 @@ inline bool has_elf64_class(const std::vector<uint8_t>& f) {
 // endian, ET_EXEC, EM_386 (ELF32) or EM_X86_64 (ELF64), program header table
 // and every PT_LOAD file range inside the file, p_filesz <= p_memsz, no
 // address wrap-around, no overlapping segments, entry inside a segment.
-// Does not check RAM bounds. Throws LoadError("name: problem").
+// PT_NOTE segments are walked for the PVH entry note; malformed notes are
+// refused. Does not check RAM bounds. Throws LoadError("name: problem").
 ElfImage parse_elf(const std::vector<uint8_t>& file, const std::string& name);
 
 }  // namespace vmxsim::loader::detail

@@ -7,8 +7,10 @@
 
 #include "platform/loader/byte_io.h"
 #include "platform/loader/elf_image.h"
+#include "platform/loader/linux_boot.h"
 #include "platform/loader/multiboot_header.h"
 #include "platform/loader/multiboot_info.h"
+#include "platform/loader/pvh_boot.h"
 
 namespace vmxsim::loader {
 
@@ -21,25 +23,6 @@ struct ImagePlan {
     std::vector<Chunk> chunks;
     uint64_t entry, start, end;
 };
-
-std::vector<uint8_t> read_host_file(const std::string& path, const std::string& what) {
-    std::FILE* f = std::fopen(path.c_str(), "rb");
-    if (!f) throw LoadError(path + ": cannot open " + what + ": " + std::strerror(errno));
-    std::vector<uint8_t> data;
-    uint8_t buf[1 << 16];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) data.insert(data.end(), buf, buf + n);
-    int err = std::ferror(f) ? errno : 0;
-    std::fclose(f);
-    if (err) throw LoadError(path + ": cannot read " + what + ": " + std::strerror(err));
-    return data;
-}
-
-std::string describe_ram(uint64_t ram) {
-    std::string s = "RAM is " + range_str(0, std::min(ram, kLowRamLimit));
-    if (ram > kLowRamLimit) s += " and " + range_str(kHighRamBase, ram - kLowRamLimit);
-    return s;
-}
 
 // Multiboot header flag 16 ("a.out kludge"): the header says where the file
 // goes (spec 3.1.3). The file offset of load_addr is offset - (header_addr - load_addr).
@@ -114,16 +97,6 @@ void check_32bit_reachable(const ElfImage& img, const std::string& name) {
         fail(name, "entry point " + hex(img.entry) + " is above 4 GiB; a multiboot kernel starts in 32-bit mode");
 }
 
-void write_chunk(GuestMemory& mem, const Chunk& c) {
-    static const uint8_t kZeros[1 << 16] = {};
-    if (c.data_len) mem.write(c.paddr, c.data, c.data_len);
-    for (uint64_t done = c.data_len; done < c.len;) {
-        uint64_t n = std::min<uint64_t>(c.len - done, sizeof kZeros);
-        mem.write(c.paddr + done, kZeros, n);
-        done += n;
-    }
-}
-
 }  // namespace
 
 bool ram_contains(uint64_t ram, uint64_t paddr, uint64_t len) {
@@ -141,6 +114,8 @@ BootInfo load_kernel_bytes(const std::vector<uint8_t>& file, const std::string& 
     const uint64_t ram = mem.ram_size();
     if (ram == 0) fail(name, "the guest has no RAM");
     if (file.empty()) fail(name, "file is empty");
+
+    if (is_linux_bzimage(file)) return load_linux_bzimage(file, name, cmdline, modules, mem);
 
     BootInfo bi{};
     std::optional<MultibootHeader> mb = find_multiboot_header(file, name, bi.notes);
@@ -187,9 +162,13 @@ BootInfo load_kernel_bytes(const std::vector<uint8_t>& file, const std::string& 
         bi.ebx = uint32_t(info_base);
         bi.first_free = next;
     } else {
+        if (has_elf_magic(file)) {
+            ElfImage img = parse_elf(file, name);
+            if (img.pvh_entry) return load_pvh_elf(img, file, name, cmdline, modules, mem);
+        }
         if (!has_elf64_class(file))
-            fail(name, std::string("not a multiboot image or ELF64 executable (") +
-                           (has_elf_magic(file) ? "ELF32 without a multiboot header" : "no multiboot header, no ELF header") +
+            fail(name, std::string("not a multiboot image, Linux bzImage, PVH ELF or ELF64 executable (") +
+                           (has_elf_magic(file) ? "ELF32 without a multiboot header or PVH note" : "no multiboot header, no ELF header") +
                            ")");
         ElfImage img = parse_elf(file, name);
         if (!modules.empty())
@@ -202,10 +181,7 @@ BootInfo load_kernel_bytes(const std::vector<uint8_t>& file, const std::string& 
         bi.first_free = page_align_up(plan.end);
     }
 
-    for (const Chunk& c : plan.chunks)
-        if (!ram_contains(ram, c.paddr, c.len))
-            fail(name, c.what + " at " + range_str(c.paddr, c.len) + " lies outside RAM (" + describe_ram(ram) + ")");
-    for (const Chunk& c : plan.chunks) write_chunk(mem, c);
+    write_chunks(mem, plan.chunks, name);
 
     bi.entry = plan.entry;
     bi.image_start = plan.start;

@@ -1,5 +1,7 @@
 // Kernel loader for -kernel: Multiboot v1 images (ELF32/ELF64 or the
-// address-field "a.out kludge") and plain ELF64 executables.
+// address-field "a.out kludge"), Linux bzImages (x86 boot protocol, see
+// linux_boot.h), ELF kernels with a PVH entry note (pvh_boot.h) and plain
+// ELF64 executables.
 // Multiboot Specification 0.6.96, sections 3.1 (OS image format) and 3.3
 // (boot information format).
 #pragma once
@@ -28,18 +30,20 @@ struct LoadError : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
-// One -initrd entry. `cmdline` is passed to the kernel verbatim as the
-// module's string; parse_module_list() sets it to the whole entry
-// ("path args"), as QEMU and GRUB do.
+// One -initrd entry. `cmdline` is passed to a multiboot kernel verbatim as
+// the module's string; parse_module_list() sets it to the whole entry
+// ("path args"), as QEMU and GRUB do. A Linux kernel gets the files
+// concatenated as its initrd.
 struct Module {
     std::string path;
     std::string cmdline;
 };
 
 struct BootInfo {
-    enum class Kind { Multiboot1, Elf64Plain } kind;
+    enum class Kind { Multiboot1, LinuxBzImage, Pvh, Elf64Plain } kind;
     uint64_t entry;                   // entry point (physical)
-    uint32_t eax, ebx;                // multiboot: kMultibootBootMagic and the info address
+    uint32_t eax, ebx;                // multiboot: kMultibootBootMagic and the info address; PVH: EBX = start info
+    uint32_t esi;                     // Linux: the zero page (boot_params)
     uint64_t image_start, image_end;  // physical range the image occupies
     uint64_t first_free;              // page-aligned, after everything the loader placed
     std::vector<std::string> notes;   // harmless things ignored (e.g. a video mode request)

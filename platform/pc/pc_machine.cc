@@ -251,6 +251,8 @@ void PcMachine::boot(const BootRequest& req) {
   cpu::Core& c = m_cpus[0]->core();
   // Multiboot machine state (Multiboot Specification §3.2): 32-bit protected mode, paging off,
   // flat 4 GiB code and data segments, interrupts disabled, EAX = magic, EBX = info address.
+  // Linux's 32-bit boot protocol asks the same with the selectors __BOOT_CS = 0x10 and
+  // __BOOT_DS = 0x18 and ESI = the zero page (Documentation/x86/boot.rst, "32-bit boot protocol").
   cpu::Segment code;
   code.selector = 0x10;
   code.base = 0;
@@ -268,6 +270,7 @@ void PcMachine::boot(const BootRequest& req) {
   c.s.idtr = {0, 0};
   c.s.gpr[cpu::kRax] = bi.eax;
   c.s.gpr[cpu::kRbx] = bi.ebx;
+  c.s.gpr[cpu::kRsi] = bi.esi;
   c.s.rip = bi.entry;
   c.set_rflags(cpu::rflags::kFixed1);
   c.mode_changed();

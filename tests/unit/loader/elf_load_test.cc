@@ -176,11 +176,11 @@ TEST(ElfErrors, BootInformationBeyondRam) {
 
 TEST(ElfErrors, NotMultibootNorElf64) {
     std::vector<uint8_t> junk(4096, 0x90);
-    EXPECT_THAT(load_error(junk), HasSubstr("not a multiboot image or ELF64 executable"));
+    EXPECT_THAT(load_error(junk), HasSubstr("not a multiboot image, Linux bzImage, PVH ELF or ELF64 executable"));
     ElfSpec elf32 = kvm_unit_test_like_spec();
     elf32.multiboot = false;
     EXPECT_THAT(load_error(build_elf(elf32).bytes),
-                HasSubstr("not a multiboot image or ELF64 executable (ELF32 without a multiboot header)"));
+                HasSubstr("not a multiboot image, Linux bzImage, PVH ELF or ELF64 executable (ELF32 without a multiboot header or PVH note)"));
 }
 
 TEST(ElfErrors, WrongMachine) {
