@@ -95,7 +95,7 @@ bool Core::read_msr(uint32_t msr, uint64_t& v) {
       if (!m_env.msr_read(msr, v)) v = s.apic_base;
       return true;
     case 0x3a: v = s.feature_control; return true;           // IA32_FEATURE_CONTROL
-    case 0x8b: v = 0; return true;                           // IA32_BIOS_SIGN_ID
+    case 0x8b: v = uint64_t{m_params.microcode_revision} << 32; return true;  // IA32_BIOS_SIGN_ID
     case 0x0: case 0x1: v = 0; return true;                  // IA32_P5_MC_ADDR/TYPE: no #MC yet
     case 0xfe: v = 0x508; return true;                       // IA32_MTRRCAP: 8 var, fixed, WC
     case 0x174: v = s.sysenter_cs; return true;

@@ -54,6 +54,10 @@ struct CoreParams {
   unsigned max_block_ops = 64;
   // CPUID identity (the rest of CPUID is computed from features).
   uint32_t cpuid_family_model_stepping = 0x000506e3;  // Skylake
+  uint32_t microcode_revision = 0xf0;  // IA32_BIOS_SIGN_ID[63:32]
+  // The core crystal clock that CPUID.15H reports (TSC = crystal * EBX / EAX) and that clocks the
+  // local APIC timer, as on Intel parts since Skylake; 0: CPUID.15H reports no crystal.
+  uint64_t crystal_hz = 0;
   std::string vendor = "GenuineIntel";
   bool syscall_in_compat_mode = false;  // AMD semantics (vendor AuthenticAMD)
   CpuFeatures features;
@@ -104,6 +108,8 @@ class Core {
   uint64_t instructions() const { return m_instructions; }
   uint64_t tsc() const;
   const CoreParams& params() const { return m_params; }
+  // The platform tells the core what clocks its local APIC timer (CPUID.15H reports it).
+  void set_crystal_hz(uint64_t hz) { m_params.crystal_hz = hz; }
   const char* shutdown_reason() const { return m_shutdown_reason; }
 
   // --- architectural state (handlers and the VMX unit use these) ------------------------------

@@ -9,6 +9,15 @@ namespace vmxsim::cpu {
 namespace {
 constexpr uint32_t bit(unsigned n) { return 1u << n; }
 
+uint64_t gcd(uint64_t a, uint64_t b) {
+  while (b) {
+    const uint64_t t = a % b;
+    a = b;
+    b = t;
+  }
+  return a;
+}
+
 void put_string(uint32_t out[4], const char* s, const int order[4]) {
   for (int i = 0; i < 4; ++i) std::memcpy(&out[order[i]], s + 4 * i, 4);
 }
@@ -23,7 +32,7 @@ void Core::cpuid(uint32_t leaf, uint32_t sub, uint32_t out[4]) const {
   while ((1u << core_bits) < ncpu) ++core_bits;
   switch (leaf) {
     case 0: {
-      out[A] = 0xd;
+      out[A] = 0x16;
       char v[13] = {};
       std::strncpy(v, m_params.vendor.c_str(), 12);
       std::memcpy(&out[B], v, 4);
@@ -85,6 +94,25 @@ void Core::cpuid(uint32_t leaf, uint32_t sub, uint32_t out[4]) const {
       } else if (sub == 1) {
         out[A] = bit(0);  // XSAVEOPT
       }
+      break;
+    case 0x15: {
+      // TSC/crystal ratio and the crystal frequency (SDM Vol. 2A CPUID, leaf 15H): lets the OS
+      // know the TSC and APIC-timer rates without calibrating them against the PIT.
+      const uint64_t crystal = m_params.crystal_hz, tsc = m_params.tsc_hz;
+      if (crystal && crystal <= 0xffffffffu) {
+        const uint64_t g = gcd(tsc, crystal);
+        if (crystal / g <= 0xffffffffu && tsc / g <= 0xffffffffu) {
+          out[A] = static_cast<uint32_t>(crystal / g);
+          out[B] = static_cast<uint32_t>(tsc / g);
+          out[C] = static_cast<uint32_t>(crystal);
+        }
+      }
+      break;
+    }
+    case 0x16:
+      // Processor base and maximum frequency and bus (reference) frequency, in MHz.
+      out[A] = out[B] = static_cast<uint32_t>(m_params.core_hz / 1'000'000);
+      out[C] = 100;
       break;
     case 0x80000000: out[A] = 0x80000008; break;
     case 0x80000001:

@@ -29,6 +29,9 @@ class Pit8254 : public IoDevice {
   // controller, or UINT64_MAX. A periodic mode returns the next period boundary.
   uint64_t next_irq0_ps(uint64_t now_ps) const;
 
+  // Channel 2's output (the PC reads it as bit 5 of port 0x61).
+  bool channel2_output(uint64_t now_ps) const { return output(m_ch[2], now_ps); }
+
   // Programs channel 0 as a BIOS leaves it (mode 3, reload 0 = 65536: 18.2 Hz).
   void bios_defaults(uint64_t now_ps);
 

@@ -114,6 +114,7 @@ void ApicWiring::attach_cpu(unsigned index, cpu::CpuModule& cpu) {
   const LocalApicParams p = LocalApic::params_from_config(
       m->cfg, path, index, index == 0, m->core_hz, cpu.core().params().phys_addr_bits,
       cpu.core().params().features.x2apic);
+  cpu.core().set_crystal_hz(p.timer_hz);
   auto apic = std::make_unique<LocalApic>(p, &m->bus, nullptr);
   auto link = std::make_unique<CoreApicLink>(cpu, *apic);
   apic->set_link(link.get());

@@ -7,6 +7,7 @@
 #include "platform/devices/pci_host.h"
 #include "platform/devices/pic8259.h"
 #include "platform/devices/pit_module.h"
+#include "platform/devices/rtc_module.h"
 #include "platform/devices/test_dev.h"
 #include "platform/devices/uart16550.h"
 #include "platform/loader/multiboot_loader.h"
@@ -58,6 +59,10 @@ PcMachine::PcMachine(sc_module_name name, Config& cfg, StatRegistry& stats,
   params.tsc_hz = cfg.declare_uint("system.cpu.tsc_hz", 2'000'000'000, "Hz", "time-stamp counter frequency", 1'000'000, 100'000'000'000);
   params.cpuid_family_model_stepping = static_cast<uint32_t>(cfg.declare_uint(
       "system.cpu.family_model_stepping", 0x506e3, "", "CPUID.1:EAX signature", 0, 0xffffffff));
+  params.microcode_revision = static_cast<uint32_t>(cfg.declare_uint(
+      "system.cpu.microcode_revision", 0xf0, "",
+      "microcode revision in IA32_BIOS_SIGN_ID[63:32] (Linux disables the TSC-deadline timer as "
+      "an erratum below 0xb2 on Skylake)", 0, 0xffffffff));
   params.max_block_ops = static_cast<unsigned>(cfg.declare_uint(
       "system.cpu.max_block_ops", 64, "instructions", "longest decoded basic block", 1, 4096));
   params.phys_addr_bits = static_cast<unsigned>(cfg.declare_uint(
@@ -136,6 +141,15 @@ PcMachine::PcMachine(sc_module_name name, Config& cfg, StatRegistry& stats,
 
   // The 8254 timer on ISA IRQ 0.
   m_pit = &add_io_device(std::make_unique<PitModule>("pit_timer", m_apic->isa_irq_line(0)), "pit", 0x40, 4, 0x40);
+  m_io_bus->map(m_io_targets - 1, PitModule::kPortB, 1, "port_b", PitModule::kPortB);
+
+  // The CMOS real-time clock on ISA IRQ 8; its wall clock starts at a configurable, fixed time.
+  const uint64_t rtc_start = cfg.declare_uint(
+      "system.rtc.start_time", 1767225600, "s",
+      "wall-clock time the CMOS RTC shows at simulated time 0, in Unix seconds (UTC; default "
+      "2026-01-01 00:00:00); the clock then follows simulated time", 0, 253402300799ull);
+  add_io_device(std::make_unique<RtcModule>("rtc_clock", rtc_start, ram_size, ncpu, m_apic->isa_irq_line(8)),
+                "rtc", 0x70, 2);
   m_firmware_state = cfg.declare_bool(
       "system.firmware_state", true,
       "leave the 8259s, the 8254 and the real-mode interrupt vector table as a PC BIOS does "
