@@ -48,7 +48,7 @@ void Core::cpuid(uint32_t leaf, uint32_t sub, uint32_t out[4]) const {
                bit(26) /*XSAVE*/ | bit(30) /*RDRAND*/ | ((s.cr4 & cr4::kOsxsave) ? bit(27) : 0);
       out[D] = bit(0) /*FPU*/ | bit(2) /*DE*/ | bit(3) /*PSE*/ | bit(4) /*TSC*/ | bit(5) /*MSR*/ |
                bit(6) /*PAE*/ | bit(7) /*MCE: CR4.MCE; no machine check ever occurs*/ | bit(8) /*CX8*/ | bit(9) /*APIC*/ | bit(11) /*SEP*/ |
-               bit(12) /*MTRR*/ | bit(13) /*PGE*/ | bit(15) /*CMOV*/ | bit(16) /*PAT*/ |
+               bit(12) /*MTRR*/ | bit(13) /*PGE*/ | bit(14) /*MCA: banks that never report*/ | bit(15) /*CMOV*/ | bit(16) /*PAT*/ |
                bit(17) /*PSE-36*/ | bit(19) /*CLFSH*/ | bit(23) /*MMX*/ | bit(24) /*FXSR*/ |
                bit(25) /*SSE*/ | bit(26) /*SSE2*/ | (ncpu > 1 ? bit(28) : 0) /*HTT*/;
       if (!(s.apic_base & (1ull << 11))) out[D] &= ~bit(9);

@@ -372,10 +372,13 @@ TEST(Pic, PortsThroughOffsetWindows) {
   EXPECT_EQ(t.init.in(0x4d1, 1), 0x0cu);
 }
 
-TEST(PciHost, EmptyConfigSpace) {
+TEST(PciHost, HostBridgeThenEmptySlots) {
   Top& t = top();
   t.init.out(0xcf8, 0x80000000, 4);
   EXPECT_EQ(t.init.in(0xcf8, 4), 0x80000000u);
+  EXPECT_EQ(t.init.in(0xcfc, 2), 0x8086u);
+  EXPECT_EQ(t.init.in(0xcfe, 2), 0x1237u);
+  t.init.out(0xcf8, 0x80000800, 4);
   EXPECT_EQ(t.init.in(0xcfc, 2), 0xffffu);
 }
 

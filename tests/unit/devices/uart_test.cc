@@ -96,16 +96,29 @@ TEST(DebugExit, StatusIsValueTimesTwoPlusOne) {
   EXPECT_EQ(d.value(), 0xffu);
 }
 
-TEST(PciHost, EmptyBus) {
+TEST(PciHost, HostBridgeAloneOnTheBus) {
   PciHost p;
   p.io_write(0, 4, 0x80000000u | 0x7f000003u, 0);
   EXPECT_EQ(p.io_read(0, 4, 0), 0x80000000u);  // reserved bits 30:24 and 1:0 read 0
-  p.io_write(0, 4, 0x80000800u, 0);
+  EXPECT_EQ(p.io_read(4, 4, 0), 0x12378086u);  // 00:00.0: Intel 440FX host bridge
+  EXPECT_EQ(p.io_read(6, 2, 0), 0x1237u);
+  p.io_write(0, 4, 0x80000008u, 0);
+  EXPECT_EQ(p.io_read(4, 4, 0) >> 8, 0x060000u);  // class code: host bridge
+  EXPECT_EQ(p.io_read(6, 2, 0), 0x0600u);
+  p.io_write(0, 4, 0x80000004u, 0);
+  p.io_write(4, 2, 0xffff, 0);
+  EXPECT_EQ(p.io_read(4, 2, 0), 0x0006u);  // command: memory space and bus master only
+  p.io_write(0, 4, 0x80000000u, 0);
+  p.io_write(4, 4, 0, 0);
+  EXPECT_EQ(p.io_read(4, 2, 0), 0x8086u) << "the IDs are read-only";
+  p.io_write(0, 4, 0x80000800u, 0);            // 00:01.0: nothing there
   EXPECT_EQ(p.io_read(4, 4, 0), 0xffffffffu);  // vendor ID 0xffff: no device
   EXPECT_EQ(p.io_read(4, 2, 0), 0xffffu);
   EXPECT_EQ(p.io_read(6, 1, 0), 0xffu);
+  p.io_write(0, 4, 0x00000000u, 0);            // enable bit clear
+  EXPECT_EQ(p.io_read(4, 4, 0), 0xffffffffu);
   p.io_write(1, 1, 0x06, 0);  // 0xcf9 byte write: ignored
-  EXPECT_EQ(p.io_read(0, 4, 0), 0x80000800u);
+  EXPECT_EQ(p.io_read(0, 4, 0), 0x00000000u);
 }
 
 }  // namespace
