@@ -45,7 +45,9 @@ int main(int argc, char** argv) {
       ("cpu", po::value<std::string>()->default_value("skylake"), "CPU profile (--list-cpus)")
       ("set", po::value<std::vector<std::string>>()->composing(), "set a parameter: key=value")
       ("config", po::value<std::vector<std::string>>()->composing(), "read parameters from a file of key = value lines")
-      ("serial", po::value<std::string>(), "write the guest's serial output to FILE instead of stdout")
+      ("serial", po::value<std::string>(), "write the guest's serial output to FILE instead of stdout; "
+                                          "'stdio': output to stdout and input from the terminal (interactive)")
+      ("serial-input", po::value<std::string>(), "feed FILE's bytes to the guest's serial line (system.uart0.input)")
       ("stats", "print statistics to stderr at the end")
       ("stats-json", po::value<std::string>(), "write statistics as JSON to FILE")
       ("max-insns", po::value<std::string>(), "stop after N instructions (exit status 6)")
@@ -82,7 +84,12 @@ int main(int argc, char** argv) {
 
   RunOptions ro = run_options_from(vm);
   ro.kernel = vm.count("kernel") ? vm["kernel"].as<std::string>() : VMXSIM_DEFAULT_KERNEL;
-  if (vm.count("serial")) ro.serial_file = vm["serial"].as<std::string>();
+  if (vm.count("serial")) {
+    const std::string serial = vm["serial"].as<std::string>();
+    if (serial == "stdio") ro.sets.push_back("system.uart0.input=stdio");  // output stays on stdout
+    else ro.serial_file = serial;
+  }
+  if (vm.count("serial-input")) ro.sets.push_back("system.uart0.input=" + vm["serial-input"].as<std::string>());
   ro.serial_out = &std::cout;
 
   try {

@@ -43,6 +43,10 @@ class Uart16550 : public IoDevice {
 
   // A byte arriving on the serial line (dropped with an overrun error when the FIFO is full).
   void receive(uint8_t byte);
+  // Bytes the receive FIFO can take before it overruns.
+  unsigned rx_room() const { return kRxFifoSize - static_cast<unsigned>(m_rx.size()); }
+  // Request To Send (MCR bit 1): the guest is ready to receive (hardware flow control).
+  bool rts() const { return m_mcr & 0x02; }
 
   uint64_t io_read(uint64_t offset, unsigned size, uint64_t now_ps) override;
   void io_write(uint64_t offset, unsigned size, uint64_t value, uint64_t now_ps) override;

@@ -8,6 +8,7 @@
 #include "platform/devices/pic8259.h"
 #include "platform/devices/pit_module.h"
 #include "platform/devices/rtc_module.h"
+#include "platform/devices/serial_input.h"
 #include "platform/devices/test_dev.h"
 #include "platform/devices/uart16550.h"
 #include "platform/loader/multiboot_loader.h"
@@ -127,6 +128,20 @@ PcMachine::PcMachine(sc_module_name name, Config& cfg, StatRegistry& stats,
     m_serial_file = std::move(file);
   }
   m_uart = &add_io_device(std::make_unique<Uart16550>(cfg, stats, "system.uart0", out), "uart0", 0x3f8, 8);
+  const std::string serial_input = cfg.declare_string(
+      "system.uart0.input", "",
+      "what arrives on the serial line: a file's bytes (deterministic) or 'stdio' (the terminal, "
+      "interactive; --serial stdio); empty: nothing");
+  const uint64_t input_poll_ns = cfg.declare_uint(
+      "system.uart0.input_poll_ns", 100'000, "ns",
+      "simulated time between two deliveries of input bytes into the receive FIFO", 1'000, 1'000'000'000);
+  if (!serial_input.empty()) {
+    try {
+      m_serial_input = std::make_unique<SerialInput>("serial_input", *m_uart, serial_input, input_poll_ns);
+    } catch (const std::runtime_error& e) {
+      throw ConfigError(std::string("system.uart0.input: ") + e.what());
+    }
+  }
   auto& dbg = add_io_device(std::make_unique<DebugExit>(), "debug_exit", 0xf4, 4);
   dbg.set_callback([this](int status) { stop("guest exit", status, true); });
   add_io_device(std::make_unique<FwCfg>(ram_size, static_cast<uint16_t>(ncpu)), "fw_cfg", 0x510, 2);

@@ -24,6 +24,7 @@ class StatRegistry;
 namespace vmxsim::platform {
 
 class Uart16550;
+class SerialInput;
 class PitModule;
 class ApicWiring;
 
@@ -73,6 +74,7 @@ class PcMachine : public sc_core::sc_module {
   std::vector<std::unique_ptr<TlmDevice>> m_tlm_devices;
   unsigned m_io_targets = 0, m_mem_targets = 0;
   Uart16550* m_uart = nullptr;
+  std::unique_ptr<SerialInput> m_serial_input;
   PitModule* m_pit = nullptr;
   bool m_firmware_state = true;
   std::unique_ptr<std::ostream> m_serial_file;
