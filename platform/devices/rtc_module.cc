@@ -33,9 +33,7 @@ void RtcModule::reschedule(uint64_t now_ps) {
   m_event.cancel();
   const uint64_t at = m_rtc.next_event_ps(now_ps);
   if (at == std::numeric_limits<uint64_t>::max()) return;
-  const uint64_t global = TlmDevice::to_ps(sc_time_stamp());
-  const uint64_t delay = at > global ? at - global : 0;
-  m_event.notify(sc_time::from_value(delay * sc_time(1, SC_PS).value()));
+  TlmDevice::notify_at(m_event, at);
 }
 
 void RtcModule::on_event() {

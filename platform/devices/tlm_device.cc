@@ -19,6 +19,12 @@ uint64_t TlmDevice::to_ps(const sc_core::sc_time& t) {
   return static_cast<uint64_t>(fs / 1000);
 }
 
+void TlmDevice::notify_at(sc_core::sc_event& e, uint64_t at_ps) {
+  const uint64_t global = to_ps(sc_core::sc_time_stamp());
+  const uint64_t delay = at_ps > global ? at_ps - global : 0;
+  e.notify(sc_core::sc_time::from_value(delay * sc_core::sc_time(1, sc_core::SC_PS).value()));
+}
+
 void TlmDevice::b_transport(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay) {
   trans.set_response_status(tlm::TLM_OK_RESPONSE);
   if (!trans.is_read() && !trans.is_write()) return;

@@ -23,6 +23,9 @@ class TlmDevice : public sc_core::sc_module {
 
   // sc_time -> picoseconds, independent of the kernel's time resolution.
   static uint64_t to_ps(const sc_core::sc_time& t);
+  // Notifies `e` at absolute simulated time `at_ps` (at once if that is already past): how a
+  // device model's next timer edge goes on the timeline.
+  static void notify_at(sc_core::sc_event& e, uint64_t at_ps);
 
  private:
   void b_transport(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);

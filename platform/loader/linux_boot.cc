@@ -53,6 +53,23 @@ Initrd place_initrd(const std::vector<Module>& initrds, const std::string& name,
     return r;
 }
 
+KernelArguments kernel_arguments(const std::string& name, const std::string& cmdline, uint64_t cmdline_addr,
+                                 const std::vector<Module>& initrds, uint64_t initrd_bottom, uint64_t initrd_top) {
+    if (cmdline_addr + cmdline.size() + 1 > kEbdaStart)
+        fail(name, "the command line is " + std::to_string(cmdline.size()) + " bytes; vmxsim passes at most " +
+                       std::to_string(kEbdaStart - cmdline_addr - 1));
+    KernelArguments a{cmdline_addr, std::vector<uint8_t>(cmdline.begin(), cmdline.end()), {}};
+    a.cmdline.push_back(0);
+    a.initrd = place_initrd(initrds, name, initrd_bottom, initrd_top);
+    return a;
+}
+
+void KernelArguments::add_chunks(std::vector<Chunk>& chunks) const {
+    chunks.push_back({cmdline_addr, cmdline.size(), cmdline.data(), cmdline.size(), "command line"});
+    if (!initrd.data.empty())
+        chunks.push_back({initrd.paddr, initrd.data.size(), initrd.data.data(), initrd.data.size(), "initrd"});
+}
+
 bool is_linux_bzimage(const std::vector<uint8_t>& f) {
     return f.size() >= sh::kHeader + 4 && get_le16(&f[sh::kBootFlag]) == 0xAA55 &&
            get_le32(&f[sh::kHeader]) == kHdrSMagic;
@@ -107,12 +124,10 @@ BootInfo load_linux_bzimage(const std::vector<uint8_t>& f, const std::string& na
     if (cmdline.size() > cmdline_size)
         fail(name, "the command line is " + std::to_string(cmdline.size()) + " bytes; this kernel takes at most " +
                        std::to_string(cmdline_size));
-    if (kCmdlineAddr + cmdline.size() + 1 > kEbdaStart)
-        fail(name, "the command line is " + std::to_string(cmdline.size()) + " bytes; vmxsim passes at most " +
-                       std::to_string(kEbdaStart - kCmdlineAddr - 1));
-
     const uint64_t top = std::min<uint64_t>(uint64_t(get_le32(&f[sh::kInitrdAddrMax])) + 1, low_ram_end);
-    const Initrd initrd = place_initrd(initrds, name, page_align_up(load_addr + image_len), top);
+    const KernelArguments args =
+        kernel_arguments(name, cmdline, kCmdlineAddr, initrds, page_align_up(load_addr + image_len), top);
+    const Initrd& initrd = args.initrd;
 
     std::vector<uint8_t> zp(zero_page::kSize, 0);
     std::copy(f.begin() + sh::kSetupSects, f.begin() + header_end, zp.begin() + sh::kSetupSects);
@@ -125,15 +140,10 @@ BootInfo load_linux_bzimage(const std::vector<uint8_t>& f, const std::string& na
     put_le32(&zp[sh::kCmdLinePtr], uint32_t(kCmdlineAddr));
     put_e820(zp.data(), ram);
 
-    std::vector<uint8_t> cmd(cmdline.begin(), cmdline.end());
-    cmd.push_back(0);
-
     std::vector<Chunk> chunks;
     chunks.push_back({load_addr, kernel_len, f.data() + setup_size, kernel_len, "protected-mode kernel"});
     chunks.push_back({kZeroPageAddr, zp.size(), zp.data(), zp.size(), "zero page"});
-    chunks.push_back({kCmdlineAddr, cmd.size(), cmd.data(), cmd.size(), "command line"});
-    if (!initrd.data.empty())
-        chunks.push_back({initrd.paddr, initrd.data.size(), initrd.data.data(), initrd.data.size(), "initrd"});
+    args.add_chunks(chunks);
     write_chunks(mem, chunks, name);
 
     BootInfo bi{};

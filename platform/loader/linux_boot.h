@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "platform/loader/byte_io.h"
 #include "platform/loader/multiboot_loader.h"
 
 namespace vmxsim::loader::detail {
@@ -69,6 +70,17 @@ struct Initrd {
     uint64_t paddr = 0;
 };
 Initrd place_initrd(const std::vector<Module>& initrds, const std::string& name, uint64_t bottom, uint64_t top);
+
+// What a Linux entry protocol passes besides the kernel: the NUL-terminated command line (at
+// `cmdline_addr`, below the EBDA; a longer one is refused) and the initrd (as place_initrd).
+struct KernelArguments {
+    uint64_t cmdline_addr;
+    std::vector<uint8_t> cmdline;
+    Initrd initrd;
+    void add_chunks(std::vector<Chunk>& chunks) const;
+};
+KernelArguments kernel_arguments(const std::string& name, const std::string& cmdline, uint64_t cmdline_addr,
+                                 const std::vector<Module>& initrds, uint64_t initrd_bottom, uint64_t initrd_top);
 
 // True when `file` carries the boot sector signature and the "HdrS" setup header.
 bool is_linux_bzimage(const std::vector<uint8_t>& file);

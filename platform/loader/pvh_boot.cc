@@ -10,12 +10,6 @@ namespace vmxsim::loader::detail {
 
 namespace si = hvm_start_info;
 
-namespace {
-
-constexpr uint64_t kEbdaStart = 0x9fc00;
-
-}  // namespace
-
 BootInfo load_pvh_elf(const ElfImage& img, const std::vector<uint8_t>& file, const std::string& name,
                       const std::string& cmdline, const std::vector<Module>& initrds, GuestMemory& mem) {
     const uint64_t ram = mem.ram_size();
@@ -35,12 +29,9 @@ BootInfo load_pvh_elf(const ElfImage& img, const std::vector<uint8_t>& file, con
     if (!entry_inside) fail(name, "PVH entry point " + hex(entry) + " lies outside every loadable segment");
     if (image_start < 0x100000)
         fail(name, "the kernel's segments start at " + hex(image_start) + ", in the low 1 MiB the firmware areas use");
-    if (kPvhCmdlineAddr + cmdline.size() + 1 > kEbdaStart)
-        fail(name, "the command line is " + std::to_string(cmdline.size()) + " bytes; vmxsim passes at most " +
-                       std::to_string(kEbdaStart - kPvhCmdlineAddr - 1));
-
-    const uint64_t low_ram_end = std::min(ram, kLowRamLimit);
-    const Initrd initrd = place_initrd(initrds, name, page_align_up(image_end), low_ram_end);
+    const KernelArguments args = kernel_arguments(name, cmdline, kPvhCmdlineAddr, initrds, page_align_up(image_end),
+                                                  std::min(ram, kLowRamLimit));
+    const Initrd& initrd = args.initrd;
 
     // One page: the start info, the module list (the initrd, if any), then the memory map.
     const std::vector<MmapEntry> map = memory_map(ram);
@@ -66,13 +57,8 @@ BootInfo load_pvh_elf(const ElfImage& img, const std::vector<uint8_t>& file, con
         put_le64(e + 8, map[i].length);
         put_le32(e + 16, map[i].type);
     }
-    std::vector<uint8_t> cmd(cmdline.begin(), cmdline.end());
-    cmd.push_back(0);
-
     chunks.push_back({kStartInfoAddr, page.size(), page.data(), page.size(), "PVH start info"});
-    chunks.push_back({kPvhCmdlineAddr, cmd.size(), cmd.data(), cmd.size(), "command line"});
-    if (!initrd.data.empty())
-        chunks.push_back({initrd.paddr, initrd.data.size(), initrd.data.data(), initrd.data.size(), "initrd"});
+    args.add_chunks(chunks);
     write_chunks(mem, chunks, name);
 
     BootInfo bi{};
