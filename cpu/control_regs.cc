@@ -23,6 +23,9 @@ void Core::write_cr0(uint64_t v) {
   if ((v & cr0::kNw) && !(v & cr0::kCd)) raise_gp0();
   const uint64_t old = s.cr0;
   if ((old & cr0::kPg) && !(v & cr0::kPg) && in_64bit_mode()) raise_gp0();
+  // Nor can compatibility mode leave IA-32e mode while PCIDs are enabled (SDM Vol. 2B, MOV to
+  // CR0; CR4.PCIDE exists only in IA-32e mode, §4.10.1).
+  if ((old & cr0::kPg) && !(v & cr0::kPg) && (s.cr4 & cr4::kPcide)) raise_gp0();
   if (!(old & cr0::kPg) && (v & cr0::kPg) && (s.efer & efer::kLme)) {
     if (!(s.cr4 & cr4::kPae)) raise_gp0();
     if (s.seg[kCs].ar & ar::kL) raise_gp0();
@@ -48,9 +51,13 @@ void Core::write_cr3(uint64_t v) {
   if (pcide) v &= ~(1ull << 63);
   if (long_mode() && (v >> m_params.phys_addr_bits)) raise_gp0();
   s.cr3 = long_mode() ? v : (v & 0xffffffffull);
-  // Entries of other PCIDs and global entries may stay; dropping more than needed is allowed.
-  if (!no_flush) flush_tlb(false);
-  else m_blocks.flush_front();
+  // The new PCID's translations come into use; other PCIDs' and global ones stay. Without bit
+  // 63 the new PCID's non-global translations go (SDM Vol. 3A §4.10.4.1).
+  select_pcid();
+  if (!no_flush)
+    flush_tlb_pcid(current_pcid());
+  else
+    m_blocks.flush_front();  // keyed by linear RIP: CR3 may name other tables with the same PCID
   m_break_block = true;
 }
 
@@ -62,6 +69,9 @@ void Core::write_cr4(uint64_t v) {
   const uint64_t old = s.cr4;
   s.cr4 = v;
   m_pdptes_loaded = false;
+  // Changing PGE, or PCIDE from 1 to 0, drops every PCID's translations, global ones too (SDM
+  // Vol. 3A §4.10.4.1); the others need less, and flushing more is allowed. PCIDE from 0 to 1
+  // keeps PCID 0 current (CR3[11:0] is 0).
   if ((old ^ v) & (cr4::kPge | cr4::kPae | cr4::kPse | cr4::kSmep | cr4::kSmap | cr4::kPcide))
     flush_tlb(true);
   mode_changed();

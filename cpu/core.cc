@@ -80,13 +80,6 @@ void Core::on_code_written(uint64_t paddr, uint64_t len) {
   }
 }
 
-void Core::on_page_writes_tracked(uint64_t phys_page) {
-  for (TlbContext& t : m_tlb_ctx) {
-    t.sup.protect_code_page(phys_page);
-    t.user.protect_code_page(phys_page);
-  }
-}
-
 void Core::reset(bool bsp) {
   // SDM Vol. 3 Table 9-1: power-up and INIT state.
   const uint64_t apic_base = s.apic_base;
@@ -201,52 +194,8 @@ void Core::mode_changed() {
   m_stack32 = (s.seg[kSs].ar & ar::kDb) != 0;
   // The mode key separates blocks whose decoding or fetch permissions differ.
   m_mode_key = static_cast<uint32_t>(dm) | (m_stack32 ? 4u : 0u) | (m_cpl == 3 ? 8u : 0u);
-  FastTlb* want = m_cpl == 3 ? &m_ctx->user : &m_ctx->sup;
   m_align_check = m_cpl == 3 && (s.cr0 & cr0::kAm) && (m_rflags_other & rflags::kAc);
-  if (VMXSIM_UNLIKELY(m_align_check)) want = &m_tlb_none;
-  m_tlb = want;
-}
-
-void Core::flush_tlb(bool include_global) {
-  m_ctx->sup.flush(include_global);
-  m_ctx->user.flush(include_global);
-  m_blocks.flush_front();
-  if (m_timing) m_timing->flush_tlb(include_global);
-}
-
-void Core::switch_tlb_context(unsigned ctx, uint64_t tag) {
-  TlbContext* want = &m_tlb_ctx[ctx & 1];
-  if (ctx == 1 && tag != m_guest_ctx_tag) {
-    want->sup.flush(true);
-    want->user.flush(true);
-    m_blocks.flush_front(1);
-    m_guest_ctx_tag = tag;
-  }
-  m_ctx = want;
-  m_blocks.select_front(ctx & 1);  // the RIP front cache is per context: keyed by linear address
-  mode_changed();
-  // The timing TLB keeps several contexts apart by tag (cpu/timing/address_space_ids.h): the
-  // host's and each guest's stay, as they would in a processor's VPID-tagged TLB.
-  if (m_timing) m_timing->switch_tlb_context(ctx == 1 ? tag : 0);
-}
-
-void Core::flush_guest_tlb_context() {
-  m_tlb_ctx[1].sup.flush(true);
-  m_tlb_ctx[1].user.flush(true);
-  m_guest_ctx_tag = ~0ull;
-  m_blocks.flush_front(1);
-  if (m_timing) {
-    m_timing->flush_guest_tlb_contexts();
-    // A reset puts the core back in the host's context without switch_tlb_context.
-    if (m_ctx == &m_tlb_ctx[0]) m_timing->switch_tlb_context(0);
-  }
-}
-
-void Core::flush_tlb_page(uint64_t lin) {
-  m_ctx->sup.flush_page(lin);
-  m_ctx->user.flush_page(lin);
-  m_blocks.flush_front();
-  if (m_timing) m_timing->flush_tlb_page(lin);
+  select_fast_tlb();
 }
 
 uint64_t Core::tsc_for_software() const {

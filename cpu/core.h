@@ -209,6 +209,9 @@ class Core {
   // Checks that a write of `size` bytes at `lin` would succeed (for instructions that must fault
   // before changing any state, e.g. PUSH of a far return frame).
   void probe_write(uint64_t lin, unsigned size);
+  // Checks that a read of `size` bytes at `lin` would succeed (without reading: no MMIO side
+  // effects), for instructions that interleave reads and writes and must fault before either.
+  void probe_read(uint64_t lin, unsigned size);
   uint8_t* host_ptr(uint64_t lin, unsigned n, bool write);
   uint64_t read_sized(uint64_t lin, unsigned size);
   void write_sized(uint64_t lin, unsigned size, uint64_t v);
@@ -238,12 +241,23 @@ class Core {
   }
 
   // --- stack ------------------------------------------------------------------------------
-  // Push/pop with the current stack-address size (SS.B, or 64-bit mode).
+  // Push/pop with the current stack-address size (SS.B, or 64-bit mode). Each is restartable
+  // on its own (rSP moves after the access); an instruction with several stack accesses reads
+  // them with stack_read and probes its writes before it changes rSP or anything else, so
+  // that a fault, or a VM exit in the middle of an access (EPT violation), finds the state
+  // as before the instruction (SDM Vol. 3 §6.5).
   void push(uint64_t v, unsigned size);
   uint64_t pop(unsigned size);
   uint64_t stack_pointer() const;
   void set_stack_pointer(uint64_t v);
   unsigned stack_addr_size() const;
+  uint64_t stack_mask() const;  // of the stack-address size
+  // Linear address of the stack slot at stack offset `sp` (already masked): #SS(0) when it is
+  // non-canonical or outside SS.
+  uint64_t stack_linear(uint64_t sp, unsigned size, bool write);
+  // The `size`-byte slot `offset` bytes above rSP (wrapping at the stack-address size), read
+  // without moving rSP.
+  uint64_t stack_read(uint64_t offset, unsigned size);
 
   // --- faults -----------------------------------------------------------------------------
   [[noreturn]] void raise(uint8_t vector);
@@ -270,6 +284,14 @@ class Core {
   // Loads a segment register in the current mode with all descriptor checks (SDM Vol. 3 §5.5,
   // §3.4.3); raises #GP/#SS/#NP with selector error codes.
   void load_segment(unsigned seg, uint16_t selector);
+  // The protected-mode part of load_segment without its effects: reads the descriptor and makes
+  // the checks for privilege level `cpl` (`in64`: the load happens in 64-bit mode, where a null
+  // SS is legal below CPL 3), returns the hidden part to load and the descriptor (`desc`, 0 for
+  // a null selector). Instructions that load a segment after other checks (far RET to an outer
+  // level) check first and commit with mark_descriptor_accessed and set_segment.
+  Segment check_segment_load(unsigned seg, uint16_t selector, unsigned cpl, bool in64, uint64_t& desc);
+  // Sets the accessed bit of a loaded descriptor in memory (SDM Vol. 3 §3.4.5.1); may fault.
+  void mark_descriptor_accessed(uint16_t selector, uint64_t desc);
   // Loads the hidden cache directly (real mode, SYSCALL, VM entry, ...).
   void set_segment(unsigned seg, const Segment& v);
   // Reads the 8-byte descriptor for `selector` from the GDT/LDT, or raises #GP(selector).
@@ -278,12 +300,30 @@ class Core {
   void set_cpl(unsigned cpl);
   void mode_changed();        // CR0/CR4/EFER/CS/SS/RFLAGS.VM changes: recompute derived state
   void update_seg_base(unsigned seg);  // after writing s.seg[seg].base directly
+
+  // --- translation contexts and TLB invalidation (cpu/mmu/tlb_contexts.cc) ------------------
+  // Each drops translations from the fast TLB, the block cache's linear-RIP front and the
+  // timing model's TLBs, within the current VMX translation context.
+  // The PCID translations are made under now (SDM Vol. 3A §4.10.1): CR3[11:0] with CR4.PCIDE.
+  uint16_t current_pcid() const {
+    return (s.cr4 & cr4::kPcide) ? static_cast<uint16_t>(s.cr3 & 0xfff) : 0;
+  }
+  // CR3 or CR4.PCIDE changed: translate with current_pcid()'s translations from now on.
+  void select_pcid();
+  // Every PCID's translations, global ones too with `include_global` (MOV to CR0/CR4, INVPCID
+  // types 2 and 3, VM entry and exit without VPID). Then select_pcid(): callers that loaded
+  // CR3 or CR4 directly need nothing else.
   void flush_tlb(bool include_global);
+  // The non-global translations of one PCID (MOV to CR3 without bit 63, INVPCID type 1).
+  void flush_tlb_pcid(uint16_t pcid);
+  // INVLPG: the page's translations for the current PCID and its global translation.
+  void flush_tlb_page(uint64_t lin);
+  // INVPCID type 0: the page's translations for `pcid`.
+  void flush_tlb_pcid_page(uint16_t pcid, uint64_t lin);
   // VMX: switch the translation context (0 host, 1 guest with VPID); `tag` identifies the guest
   // context's VPID/EPTP, a different tag drops its translations.
   void switch_tlb_context(unsigned ctx, uint64_t tag);
   void flush_guest_tlb_context();
-  void flush_tlb_page(uint64_t lin);
 
   // I/O permission for IN/OUT/INS/OUTS (SDM Vol. 1 §19.5): IOPL, then the TSS I/O bitmap.
   void check_io_permission(uint16_t port, unsigned size);
@@ -389,6 +429,10 @@ class Core {
   bool data_breakpoint_page(uint64_t lin, bool write) const;
   void deliver_debug_trap();
   [[noreturn]] void raise_noncanonical();
+  // Writes `n` slots of `size` bytes at linear `lin[i]` with supervisor implicit accesses (an
+  // exception frame); every slot is translated before anything is written.
+  static constexpr unsigned kMaxFrameSlots = 10;
+  void write_system_frame(const uint64_t* lin, const uint64_t* v, unsigned n, unsigned size);
   uint64_t read_slow(uint64_t lin, unsigned size);
   void write_slow(uint64_t lin, unsigned size, uint64_t v);
   void check_segment(unsigned seg, uint64_t ea, unsigned size, bool write);
@@ -447,17 +491,41 @@ class Core {
   // Translation contexts: [0] the host (and a guest without VPID), [1] a guest with a VPID. A VM
   // entry/exit with VPID switches contexts instead of flushing (SDM §29.1); the guest context is
   // dropped when the VPID or EPTP it was filled under changes, and by INVVPID/INVEPT.
-  struct TlbContext {
+  // Within a context the fast TLB is tagged by PCID without a compare on the hot path: each of
+  // the kPcidSlots most recently used PCIDs has its own pair of arrays, and m_tlb points into
+  // the current one. A PCID without a slot takes the least recently used slot, whose
+  // translations all go (hardware may always drop translations). Each slot caches its own copies
+  // of global translations, so invalidating one visits every slot.
+  static constexpr unsigned kPcidSlots = 4;
+  static constexpr uint16_t kNoPcid = 0xffff;  // a slot nobody has used yet
+  struct PcidSlot {
     FastTlb sup, user;
+    uint16_t pcid = kNoPcid;
+    uint64_t last_used = 0;
+  };
+  struct TlbContext {
+    TlbContext() { slot[0].pcid = 0; }
+    PcidSlot slot[kPcidSlots];
+    PcidSlot* cur = &slot[0];
+    PcidSlot* find(uint16_t pcid) {
+      for (PcidSlot& sl : slot)
+        if (sl.pcid == pcid) return &sl;
+      return nullptr;
+    }
   };
   TlbContext m_tlb_ctx[2];
   TlbContext* m_ctx = &m_tlb_ctx[0];
   uint64_t m_guest_ctx_tag = ~0ull;  // (EPTP, VPID) the guest context holds translations for
+  uint64_t m_pcid_clock = 0;         // recency of PCID slots
+  // Points m_tlb at the current slot's array for the CPL (or the empty one under #AC checks).
+  void select_fast_tlb();
+  // Drops `lin`'s page from every fast TLB (data breakpoints change what may be cached).
+  void drop_fast_tlb_page_everywhere(uint64_t lin);
   // Alignment checking (CR0.AM, RFLAGS.AC, CPL 3) routes every access through the slow path,
   // where misaligned accesses raise #AC: the core then reads through this always-empty TLB.
   FastTlb m_tlb_none;
   bool m_align_check = false;
-  FastTlb* m_tlb = &m_tlb_ctx[0].sup;
+  FastTlb* m_tlb = &m_tlb_ctx[0].slot[0].sup;
 
   // Execution control.
   Cycles m_cycles = 0;

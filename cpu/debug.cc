@@ -39,12 +39,12 @@ void Core::debug_regs_changed() {
     // An aligned 1/2/4/8-byte range never crosses a page.
     if (data & (1u << i)) pages[i] = (s.dr[i] & ~(bp_len(dr7, i) - 1)) & ~0xfffull;
   }
-  // Drop the fast-TLB entries of the pages that gain or lose a data breakpoint.
+  // Drop the fast-TLB entries of the pages that gain or lose a data breakpoint, in every
+  // PCID's and VMX context's arrays: any of them may be the one in use later.
   for (unsigned i = 0; i < 4; ++i) {
     for (uint64_t p : {m_bp_pages[i], pages[i]}) {
       if (p == ~0ull) continue;
-      m_ctx->sup.flush_page(p);
-      m_ctx->user.flush_page(p);
+      drop_fast_tlb_page_everywhere(p);
     }
     m_bp_pages[i] = pages[i];
   }

@@ -106,23 +106,33 @@ void Core::deliver_event(uint8_t vector, bool has_error, uint32_t error, bool so
   m_cycles += std::max<Cycles>(1, m_params.latency[static_cast<int>(TimingClass::kEvent)]);
   const uint32_t ext = software ? 0 : 1;
   const uint64_t old_flags = rflags() | (m_delivering_fault ? rflags::kRf : 0);
-  // A #DB clears DR7.GD so that the handler may use the debug registers (SDM §17.2.4). INT n,
-  // INT3 and INTO do not single-step into the handler: the delivery clears TF.
-  if (vector == kDb && !software) s.dr[7] &= ~dr7::kGd;
+  // A #DB clears DR7.GD so that the handler may use the debug registers (SDM §17.2.4), once the
+  // delivery can no longer fault (INT1 must restart with it set). INT n, INT3 and INTO do not
+  // single-step into the handler: the delivery clears TF.
+  const bool clear_gd = vector == kDb && !software;
   if (software) m_step_rule = StepRule::kSuppress;
 
   if (!protected_mode()) {
     // Real mode: IVT entry of 4 bytes (SDM Vol. 3 §20.1.4).
     if (vector * 4u + 3 > s.idtr.limit) raise(kGp, vector * 8u + 2 + ext);
     const uint32_t ent = static_cast<uint32_t>(read_system(s.idtr.base + vector * 4u, 4));
-    push(old_flags, 2);
-    push(s.seg[kCs].selector, 2);
-    push(return_rip, 2);
+    // FLAGS, CS, IP: every slot is probed before the first is written, so that a fault (#SS,
+    // or an EPT violation in an unrestricted guest) leaves SP and the stack as they were.
+    const uint64_t sp = stack_pointer(), mask = stack_mask();
+    const uint64_t frame[3] = {old_flags, s.seg[kCs].selector, return_rip};
+    uint64_t lin[3];
+    for (unsigned i = 0; i < 3; ++i) {
+      lin[i] = stack_linear((sp - 2 * (i + 1)) & mask, 2, true);
+      probe_write(lin[i], 2);
+    }
+    for (unsigned i = 0; i < 3; ++i) write<2>(lin[i], frame[i]);
+    set_stack_pointer(sp - 6);
     Segment cs = s.seg[kCs];
     cs.selector = static_cast<uint16_t>(ent >> 16);
     cs.base = static_cast<uint64_t>(cs.selector) << 4;
     set_segment(kCs, cs);
     m_rflags_other &= ~(rflags::kIf | rflags::kTf | rflags::kAc | rflags::kRf);
+    if (clear_gd) s.dr[7] &= ~dr7::kGd;
     s.rip = ent & 0xffff;
     s.gpr[kRegNextRip] = s.rip;
     return;
@@ -193,11 +203,13 @@ void Core::deliver_event(uint8_t vector, bool has_error, uint32_t error, bool so
     rsp &= ~0xfull;
     const uint64_t frame[6] = {old_ss, old_rsp, old_flags, old_cs, return_rip, error};
     const unsigned nwords = has_error ? 6 : 5;
+    uint64_t lin[6];
     for (unsigned i = 0; i < nwords; ++i) {
       rsp -= 8;
       if (!is_canonical(rsp)) raise(kSsFault, 0);
-      write_system(rsp, 8, frame[i]);
+      lin[i] = rsp;
     }
+    write_system_frame(lin, frame, nwords, 8);
     if (new_cpl < m_cpl) set_segment(kSs, new_ss);
     s.gpr[kRsp] = rsp;
   } else {
@@ -247,11 +259,13 @@ void Core::deliver_event(uint8_t vector, bool has_error, uint32_t error, bool so
     frame[n++] = old_cs;
     frame[n++] = return_rip;
     if (has_error) frame[n++] = error;
+    uint64_t lin[10];
     for (unsigned i = 0; i < n; ++i) {
       sp = (sp - w) & sp_mask;
       if (sp + w - 1 > ss.limit && !(ss.ar & ar::kDataExpandDown)) raise(kSsFault, 0);
-      write_system(ss.base + sp, w, frame[i]);
+      lin[i] = ss.base + sp;
     }
+    write_system_frame(lin, frame, n, w);
     if (new_cpl < m_cpl) {
       s.seg[kSs] = ss;
       s.seg[kSs].ar |= ar::kAccessed;
@@ -278,6 +292,7 @@ void Core::deliver_event(uint8_t vector, bool has_error, uint32_t error, bool so
   if (!trap_gate) m_rflags_other &= ~rflags::kIf;
   m_cpl = new_cpl;
   mode_changed();
+  if (clear_gd) s.dr[7] &= ~dr7::kGd;
   s.rip = offset;
   s.gpr[kRegNextRip] = offset;
 }
@@ -287,9 +302,11 @@ void Core::iret(unsigned opsize) {
   if (!protected_mode() || v86_mode()) {
     // Real mode, or VM86 with IOPL 3 (SDM IRET pseudo-code, REAL-ADDRESS-MODE / V86).
     if (v86_mode() && ((m_rflags_other & rflags::kIoplMask) >> rflags::kIoplShift) != 3) raise_gp0();
-    const uint64_t ip = pop(w);
-    const uint16_t cs = static_cast<uint16_t>(pop(w));
-    const uint64_t fl = pop(w);
+    // All three slots are read before SP moves (a fault in the third restarts the instruction).
+    const uint64_t ip = stack_read(0, w);
+    const uint16_t cs = static_cast<uint16_t>(stack_read(w, w));
+    const uint64_t fl = stack_read(2 * w, w);
+    set_stack_pointer(stack_pointer() + 3 * w);
     uint64_t keep = rflags();
     uint64_t mask = w == 4 ? 0x257fd5ull : 0xffffull;  // VM, VIP, VIF, IOPL kept as below
     if (v86_mode()) mask &= ~rflags::kIoplMask;

@@ -41,12 +41,48 @@ void Core::set_segment(unsigned seg, const Segment& v) {
   if (seg == kCs || seg == kSs) mode_changed();
 }
 
-// Sets the accessed bit of a descriptor in memory (SDM Vol. 3 §3.4.5.1).
-static void mark_accessed(Core& c, uint16_t selector, uint64_t desc) {
-  if (desc & (1ull << 40)) return;
-  const uint64_t table = (selector & 4) ? c.s.ldtr.base : c.s.gdtr.base;
+void Core::mark_descriptor_accessed(uint16_t selector, uint64_t desc) {
+  if ((selector & 0xfffc) == 0 || (desc & (1ull << 40))) return;
+  const uint64_t table = (selector & 4) ? s.ldtr.base : s.gdtr.base;
   const uint64_t addr = table + (selector & 0xfff8) + 4;
-  c.write_system(addr, 4, static_cast<uint32_t>(desc >> 32) | kDescAccessed);
+  write_system(addr, 4, static_cast<uint32_t>(desc >> 32) | kDescAccessed);
+}
+
+Segment Core::check_segment_load(unsigned seg, uint16_t selector, unsigned cpl, bool in64, uint64_t& desc) {
+  const uint32_t err = selector & 0xfffc;
+  const unsigned rpl = selector & 3;
+  desc = 0;
+  if ((selector & 0xfffc) == 0) {
+    if (seg == kSs) {
+      // A null SS is legal only in 64-bit mode at CPL < 3 with RPL == CPL (SDM MOV/POP).
+      if (!in64 || cpl == 3 || rpl != cpl) raise_gp0();
+    }
+    Segment sg;
+    sg.selector = selector;
+    sg.base = 0;
+    sg.limit = 0;
+    sg.ar = ar::kUnusable | (seg == kSs ? (cpl << ar::kDplShift) : 0);
+    return sg;
+  }
+  desc = read_descriptor(selector, kGp);
+  Segment sg = segment_from_descriptor(selector, desc);
+  const uint32_t type = sg.ar & ar::kTypeMask;
+  const unsigned dpl = (sg.ar >> ar::kDplShift) & 3;
+  if (!(sg.ar & ar::kS)) raise(kGp, err);
+  if (seg == kSs) {
+    if (rpl != cpl || dpl != cpl) raise(kGp, err);
+    if ((type & ar::kCodeBit) || !(type & ar::kDataWritable)) raise(kGp, err);
+    if (!(sg.ar & ar::kP)) raise(kSsFault, err);
+  } else {
+    const bool code = type & ar::kCodeBit;
+    if (code && !(type & ar::kCodeReadable)) raise(kGp, err);
+    if (!code || !(type & ar::kCodeConforming)) {
+      if (rpl > dpl || cpl > dpl) raise(kGp, err);
+    }
+    if (!(sg.ar & ar::kP)) raise(kNp, err);
+  }
+  sg.ar |= ar::kAccessed;
+  return sg;
 }
 
 void Core::load_segment(unsigned seg, uint16_t selector) {
@@ -63,40 +99,9 @@ void Core::load_segment(unsigned seg, uint16_t selector) {
     set_segment(seg, sg);
     return;
   }
-  const uint32_t err = selector & 0xfffc;
-  const unsigned rpl = selector & 3;
-  if ((selector & 0xfffc) == 0) {
-    if (seg == kSs) {
-      // A null SS is legal only in 64-bit mode at CPL < 3 with RPL == CPL (SDM MOV/POP).
-      if (!in_64bit_mode() || m_cpl == 3 || rpl != m_cpl) raise_gp0();
-    }
-    Segment sg;
-    sg.selector = selector;
-    sg.base = 0;
-    sg.limit = 0;
-    sg.ar = ar::kUnusable | (seg == kSs ? (m_cpl << ar::kDplShift) : 0);
-    set_segment(seg, sg);
-    return;
-  }
-  const uint64_t desc = read_descriptor(selector, kGp);
-  Segment sg = segment_from_descriptor(selector, desc);
-  const uint32_t type = sg.ar & ar::kTypeMask;
-  const unsigned dpl = (sg.ar >> ar::kDplShift) & 3;
-  if (!(sg.ar & ar::kS)) raise(kGp, err);
-  if (seg == kSs) {
-    if (rpl != m_cpl || dpl != m_cpl) raise(kGp, err);
-    if ((type & ar::kCodeBit) || !(type & ar::kDataWritable)) raise(kGp, err);
-    if (!(sg.ar & ar::kP)) raise(kSsFault, err);
-  } else {
-    const bool code = type & ar::kCodeBit;
-    if (code && !(type & ar::kCodeReadable)) raise(kGp, err);
-    if (!code || !(type & ar::kCodeConforming)) {
-      if (rpl > dpl || m_cpl > dpl) raise(kGp, err);
-    }
-    if (!(sg.ar & ar::kP)) raise(kNp, err);
-  }
-  mark_accessed(*this, selector, desc);
-  sg.ar |= ar::kAccessed;
+  uint64_t desc;
+  const Segment sg = check_segment_load(seg, selector, m_cpl, in_64bit_mode(), desc);
+  mark_descriptor_accessed(selector, desc);
   set_segment(seg, sg);
 }
 

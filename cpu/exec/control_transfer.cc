@@ -46,36 +46,38 @@ void jrcxz(Core& c, const DecodedOp& op) {
 }
 
 // LOOP/LOOPE/LOOPNE: op.cond 0 = LOOP, 1 = LOOPE (ZF=1), 2 = LOOPNE (ZF=0).
+// The count is written after the branch target passed its checks (a #GP leaves rCX as it was).
 template <int Kind>
 void loop_Jb(Core& c, const DecodedOp& op) {
   const uint64_t n = count_reg(c, op.addrsize) - 1;
-  c.set_reg_sized(kRcx, op.addrsize, n);
   const uint64_t masked = op.addrsize == 8 ? n : op.addrsize == 4 ? (n & 0xffffffff) : (n & 0xffff);
   bool take = masked != 0;
   if (Kind == 1) take = take && c.flags.zf();
   if (Kind == 2) take = take && !c.flags.zf();
   if (take) c.branch_near(c.next_rip() + op.imm, op.opsize);
+  c.set_reg_sized(kRcx, op.addrsize, n);
 }
 
+// CALL and RET check the target (canonical, within CS) before the stack changes (SDM CALL,
+// RET: #GP(0) with rSP as before); the next RIP is not architectural state until the handler
+// returns, so it may be set before the push that can still fault.
 void call_Jz(Core& c, const DecodedOp& op) {
-  const uint64_t target = c.next_rip() + op.imm;
   const uint64_t ret = c.next_rip();
+  c.branch_near(ret + op.imm, op.opsize);
   c.push(ret, op.opsize);
-  c.branch_near(target, op.opsize);
 }
 
 template <unsigned S>
 void call_Ev(Core& c, const DecodedOp& op) {
-  const uint64_t target = c.read_op<S>(op, 0);
-  c.push(c.next_rip(), S);
-  c.branch_near(target, S);
+  const uint64_t ret = c.next_rip();
+  c.branch_near(c.read_op<S>(op, 0), S);
+  c.push(ret, S);
 }
 
 void ret_near(Core& c, const DecodedOp& op) {
-  const uint64_t target = c.pop(op.opsize);
-  if (op.kind[0] == OpKind::kImm)
-    c.set_stack_pointer(c.stack_pointer() + (op.imm & 0xffff));
-  c.branch_near(target, op.opsize);
+  const uint64_t sp = c.stack_pointer();
+  c.branch_near(c.read_sized(c.stack_linear(sp, op.opsize, false), op.opsize), op.opsize);
+  c.set_stack_pointer(sp + op.opsize + (op.kind[0] == OpKind::kImm ? (op.imm & 0xffff) : 0));
 }
 
 // --- far transfers ---------------------------------------------------------------------------
@@ -253,73 +255,95 @@ namespace {
 uint64_t ip_of(uint64_t off, unsigned opsize) { return off & (opsize == 2 ? 0xffffull : 0xffffffffull); }
 }  // namespace
 
-void Core::far_jump(uint16_t sel, uint64_t off, unsigned opsize) {
-  if (!protected_mode() || v86_mode()) {
-    Segment cs = s.seg[kCs];
-    cs.selector = sel;
-    cs.base = static_cast<uint64_t>(sel) << 4;
-    set_segment(kCs, cs);
-    set_next_rip(ip_of(off, opsize));
-    return;
+namespace {
+
+// Where a far JMP or CALL goes: CS with its hidden part and the new RIP.
+struct FarTarget {
+  Segment cs;
+  uint64_t ip;
+  bool prot;  // through a descriptor (protected mode): the block ends at the instruction
+};
+
+// The target of a far JMP/CALL, checked but not loaded (SDM JMP, CALL): in real-address and
+// virtual-8086 mode the selector is a paragraph; in protected mode it must name a code segment
+// the current privilege level may jump to (call gates, task gates and TSS descriptors are not
+// modelled: #GP(selector)).
+FarTarget far_target(Core& c, uint16_t sel, uint64_t off, unsigned opsize) {
+  FarTarget t;
+  if (!c.protected_mode() || c.v86_mode()) {
+    t.cs = c.s.seg[kCs];
+    t.cs.selector = sel;
+    t.cs.base = static_cast<uint64_t>(sel) << 4;
+    t.ip = ip_of(off, opsize);
+    t.prot = false;
+    return t;
   }
+  const unsigned cpl = c.cpl();
   const uint32_t err = sel & 0xfffc;
-  if (err == 0) raise_gp0();
-  const uint64_t desc = read_descriptor(sel, kGp);
-  Segment cs = segment_from_descriptor(sel, desc);
-  if (!(cs.ar & ar::kS) || !(cs.ar & ar::kCodeBit)) raise(kGp, err);  // gates/TSS: not modelled
+  if (err == 0) c.raise_gp0();
+  const uint64_t desc = c.read_descriptor(sel, kGp);
+  Segment cs = Core::segment_from_descriptor(sel, desc);
+  if (!(cs.ar & ar::kS) || !(cs.ar & ar::kCodeBit)) c.raise(kGp, err);
   const unsigned dpl = (cs.ar >> ar::kDplShift) & 3;
   if (cs.ar & ar::kCodeConforming) {
-    if (dpl > m_cpl) raise(kGp, err);
-  } else if ((sel & 3) > m_cpl || dpl != m_cpl) {
-    raise(kGp, err);
+    if (dpl > cpl) c.raise(kGp, err);
+  } else if ((sel & 3) > cpl || dpl != cpl) {
+    c.raise(kGp, err);
   }
-  if (!(cs.ar & ar::kP)) raise(kNp, err);
-  if (long_mode() && (cs.ar & ar::kL) && (cs.ar & ar::kDb)) raise(kGp, err);
-  const bool to64 = long_mode() && (cs.ar & ar::kL);
+  if (!(cs.ar & ar::kP)) c.raise(kNp, err);
+  if (c.long_mode() && (cs.ar & ar::kL) && (cs.ar & ar::kDb)) c.raise(kGp, err);
+  const bool to64 = c.long_mode() && (cs.ar & ar::kL);
   if (!to64) {
     off = ip_of(off, opsize);
-    if (off > cs.limit) raise_gp0();
+    if (off > cs.limit) c.raise_gp0();
   }
-  cs.selector = static_cast<uint16_t>((sel & 0xfffc) | m_cpl);
+  cs.selector = static_cast<uint16_t>((sel & 0xfffc) | cpl);
   cs.ar |= ar::kAccessed;
-  set_segment(kCs, cs);
-  set_next_rip(off);
-  m_break_block = true;
+  t.cs = cs;
+  t.ip = off;
+  t.prot = true;
+  return t;
 }
 
+}  // namespace
+
+void Core::far_jump(uint16_t sel, uint64_t off, unsigned opsize) {
+  const FarTarget t = far_target(*this, sel, off, opsize);
+  set_segment(kCs, t.cs);
+  set_next_rip(t.ip);
+  if (t.prot) m_break_block = true;
+}
+
+// The target is checked and both return-address slots are probed before anything is written:
+// a fault leaves the stack, rSP and CS as they were (SDM CALL, and Vol. 3 §6.5).
 void Core::far_call(uint16_t sel, uint64_t off, unsigned opsize) {
-  const uint16_t old_cs = s.seg[kCs].selector;
-  const uint64_t ret = next_rip();
-  if (!protected_mode() || v86_mode()) {
-    push(old_cs, opsize);
-    push(ret, opsize);
-    far_jump(sel, off, opsize);
-    return;
-  }
-  // Check the target before pushing so that a fault leaves the stack untouched.
-  const uint64_t sp = stack_pointer();
-  const uint64_t desc = (sel & 0xfffc) ? read_descriptor(sel, kGp) : 0;
-  if ((sel & 0xfffc) == 0) raise_gp0();
-  (void)desc;
-  push(old_cs, opsize);
-  push(ret, opsize);
-  try {
-    far_jump(sel, off, opsize);
-  } catch (...) {
-    set_stack_pointer(sp);
-    throw;
-  }
+  const FarTarget t = far_target(*this, sel, off, opsize);
+  const uint64_t sp = stack_pointer(), mask = stack_mask();
+  const uint64_t lin_cs = stack_linear((sp - opsize) & mask, opsize, true);
+  const uint64_t lin_ip = stack_linear((sp - 2 * opsize) & mask, opsize, true);
+  probe_write(lin_cs, opsize);
+  probe_write(lin_ip, opsize);
+  write_sized(lin_cs, opsize, s.seg[kCs].selector);
+  write_sized(lin_ip, opsize, next_rip());
+  set_stack_pointer(sp - 2 * opsize);  // at the caller's stack-address size
+  set_segment(kCs, t.cs);
+  set_next_rip(t.ip);
+  if (t.prot) m_break_block = true;
 }
 
+// Every stack slot and descriptor is read and checked before anything changes: a fault (or a
+// VM exit for an EPT violation on the GDT) restarts the instruction with the return address
+// still on the stack (SDM RET, and Vol. 3 §6.5).
 void Core::far_return(unsigned opsize, uint16_t pop_bytes) {
-  const uint64_t off = pop(opsize);
-  const uint16_t sel = static_cast<uint16_t>(pop(opsize));
+  const uint64_t sp = stack_pointer();
+  const uint64_t off = stack_read(0, opsize);
+  const uint16_t sel = static_cast<uint16_t>(stack_read(opsize, opsize));
   if (!protected_mode() || v86_mode()) {
     Segment cs = s.seg[kCs];
     cs.selector = sel;
     cs.base = static_cast<uint64_t>(sel) << 4;
     set_segment(kCs, cs);
-    set_stack_pointer(stack_pointer() + pop_bytes);
+    set_stack_pointer(sp + 2 * opsize + pop_bytes);
     set_next_rip(ip_of(off, opsize));
     return;
   }
@@ -336,21 +360,23 @@ void Core::far_return(unsigned opsize, uint16_t pop_bytes) {
   const bool to64 = long_mode() && (cs.ar & ar::kL);
   const uint64_t new_ip = to64 ? off : ip_of(off, opsize);
   if (!to64 && new_ip > cs.limit) raise_gp0();
-  set_stack_pointer(stack_pointer() + pop_bytes);
+  cs.selector = sel;
+  cs.ar |= ar::kAccessed;
   if (rpl > m_cpl) {
-    // Return to an outer privilege level: pop SS:RSP too (SDM RET, RETURN-TO-OUTER).
-    const uint64_t new_sp = pop(opsize);
-    const uint16_t ss_sel = static_cast<uint16_t>(pop(opsize));
-    cs.selector = sel;
-    cs.ar |= ar::kAccessed;
+    // Return to an outer privilege level: SS:rSP above the parameters, SS checked at the new CPL
+    // (SDM RET, RETURN-TO-OUTER-PRIVILEGE-LEVEL).
+    const uint64_t new_sp = stack_read(2 * opsize + pop_bytes, opsize);
+    const uint16_t ss_sel = static_cast<uint16_t>(stack_read(3 * opsize + pop_bytes, opsize));
+    uint64_t ss_desc;
+    const Segment ss = check_segment_load(kSs, ss_sel, rpl, to64, ss_desc);
+    mark_descriptor_accessed(ss_sel, ss_desc);
     s.seg[kCs] = cs;
     m_cpl = rpl;
     mode_changed();
-    load_segment(kSs, ss_sel);
+    set_segment(kSs, ss);
     set_stack_pointer(new_sp + pop_bytes);
   } else {
-    cs.selector = sel;
-    cs.ar |= ar::kAccessed;
+    set_stack_pointer(sp + 2 * opsize + pop_bytes);  // at the stack-address size before CS changes
     set_segment(kCs, cs);
   }
   set_next_rip(new_ip);

@@ -409,22 +409,10 @@ void xlat(Core& c, const DecodedOp& op) {
 
 
 // --- stack: PUSH, POP, PUSHA, POPA, PUSHF, POPF, ENTER, LEAVE --------------------------------------
-// Instructions that make several stack accesses restore rSP (and whatever else they changed)
-// when one of them faults, so that the fault leaves the state as before the instruction.
-
-uint64_t stack_mask(const Core& c) {
-  const unsigned as = c.stack_addr_size();
-  return as == 8 ? ~0ull : as == 4 ? 0xffffffffull : 0xffffull;
-}
-
-// Linear address of the stack slot at stack offset `sp` (already masked to the stack size).
-uint64_t stack_linear(Core& c, uint64_t sp, unsigned size, bool write) {
-  if (c.stack_addr_size() == 8) {
-    if (!is_canonical(sp)) c.raise(kSsFault, 0);
-    return sp;
-  }
-  return c.linear_seg(kSs, sp, size, write);
-}
+// Instructions that make several stack accesses read every slot (Core::stack_read) and probe
+// every slot they write before they change rSP or anything else: a fault, or a VM exit in the
+// middle of an access, then finds the state as before the instruction (SDM Vol. 3 §6.5). No
+// restore-on-catch: a VM exit saves the guest state before the exception unwinds.
 
 template <unsigned S>
 void push_reg(Core& c, const DecodedOp& op) { c.push(c.reg<S>(op.reg[0]), S); }
@@ -441,8 +429,8 @@ void push_sreg(Core& c, const DecodedOp& op) {
     c.push(sel, 2);
     return;
   }
-  const uint64_t sp = (c.stack_pointer() - op.opsize) & stack_mask(c);
-  const uint64_t lin = stack_linear(c, sp, op.opsize, true);
+  const uint64_t sp = (c.stack_pointer() - op.opsize) & c.stack_mask();
+  const uint64_t lin = c.stack_linear(sp, op.opsize, true);
   c.probe_write(lin, op.opsize);
   c.write<2>(lin, sel);
   c.set_stack_pointer(sp);
@@ -451,17 +439,19 @@ void push_sreg(Core& c, const DecodedOp& op) {
 template <unsigned S>
 void pop_reg(Core& c, const DecodedOp& op) { c.set_reg<S>(op.reg[0], c.pop(S)); }
 
-// POP m: the address is computed with the incremented rSP (SDM POP).
+// POP m: the address is computed with the incremented rSP (SDM POP), and rSP moves only after
+// the store.
 template <unsigned S>
 void pop_mem(Core& c, const DecodedOp& op) {
   const uint64_t old_rsp = c.s.gpr[kRsp];
-  const uint64_t v = c.pop(S);
-  try {
-    c.write<S>(c.linear(op, S, true), v);
-  } catch (const GuestFault&) {
-    c.s.gpr[kRsp] = old_rsp;
-    throw;
-  }
+  const uint64_t sp = c.stack_pointer();
+  const uint64_t v = c.read<S>(c.stack_linear(sp, S, false));
+  c.set_stack_pointer(sp + S);
+  const uint64_t new_rsp = c.s.gpr[kRsp];
+  const uint64_t ea = c.effective_address(op);
+  c.s.gpr[kRsp] = old_rsp;
+  c.write<S>(c.linear_seg(op.seg, ea, S, true), v);
+  c.s.gpr[kRsp] = new_rsp;
 }
 
 // POP Sreg: the selector is loaded before rSP moves; POP SS inhibits interrupts for one
@@ -470,9 +460,9 @@ void pop_sreg(Core& c, const DecodedOp& op) {
   const unsigned seg = op.reg[0];
   if (seg == kCs || seg >= kNumSegs) c.raise_ud();
   const uint64_t sp = c.stack_pointer();
-  const uint16_t sel = static_cast<uint16_t>(c.read<2>(stack_linear(c, sp, op.opsize, false)));
+  const uint16_t sel = static_cast<uint16_t>(c.read<2>(c.stack_linear(sp, op.opsize, false)));
   c.load_segment(seg, sel);
-  c.set_stack_pointer((sp + op.opsize) & stack_mask(c));
+  c.set_stack_pointer((sp + op.opsize) & c.stack_mask());
   if (seg == kSs) c.set_movss_shadow();
 }
 
@@ -509,30 +499,25 @@ ExecFn select_push_pop(const DecodedOp& op) {
 // PUSHA/PUSHAD and POPA/POPAD (not in 64-bit mode; the decoder rejects them there).
 template <unsigned S>
 void pusha(Core& c, const DecodedOp&) {
-  const uint64_t old_rsp = c.s.gpr[kRsp];
-  const uint64_t sp = c.reg<S>(kRsp);
-  try {
-    for (unsigned r : {kRax, kRcx, kRdx, kRbx}) c.push(c.reg<S>(r), S);
-    c.push(sp, S);
-    for (unsigned r : {kRbp, kRsi, kRdi}) c.push(c.reg<S>(r), S);
-  } catch (const GuestFault&) {
-    c.s.gpr[kRsp] = old_rsp;
-    throw;
+  const uint64_t sp = c.stack_pointer(), mask = c.stack_mask();
+  const uint64_t v[8] = {c.reg<S>(kRax), c.reg<S>(kRcx), c.reg<S>(kRdx), c.reg<S>(kRbx),
+                         c.reg<S>(kRsp), c.reg<S>(kRbp), c.reg<S>(kRsi), c.reg<S>(kRdi)};
+  uint64_t lin[8];
+  for (unsigned i = 0; i < 8; ++i) {
+    lin[i] = c.stack_linear((sp - S * (i + 1)) & mask, S, true);
+    c.probe_write(lin[i], S);
   }
+  for (unsigned i = 0; i < 8; ++i) c.write<S>(lin[i], v[i]);
+  c.set_stack_pointer(sp - 8 * S);
 }
 
 template <unsigned S>
 void popa(Core& c, const DecodedOp&) {
-  const uint64_t old_rsp = c.s.gpr[kRsp];
   uint64_t v[8];
-  try {
-    for (int i = 7; i >= 0; --i) v[i] = c.pop(S);  // rDI first, rAX last
-  } catch (const GuestFault&) {
-    c.s.gpr[kRsp] = old_rsp;
-    throw;
-  }
+  for (unsigned i = 0; i < 8; ++i) v[7 - i] = c.stack_read(S * i, S);  // rDI first, rAX last
   for (unsigned r = 0; r < 8; ++r)
     if (r != kRsp) c.set_reg<S>(r, v[r]);
+  c.set_stack_pointer(c.stack_pointer() + 8 * S);
 }
 
 unsigned iopl(const Core& c) { return (c.rflags() & rflags::kIoplMask) >> rflags::kIoplShift; }
@@ -572,56 +557,63 @@ void popf(Core& c, const DecodedOp& op) {
     if (c.cpl() > iopl(c)) mask &= ~rflags::kIf;
   }
   const uint64_t sp = c.stack_pointer();
-  const uint64_t v = c.read_sized(stack_linear(c, sp, size, false), size);
+  const uint64_t v = c.read_sized(c.stack_linear(sp, size, false), size);
   uint64_t f = (cur & ~mask) | (v & mask);
   if (vme_path) {
     if ((v & rflags::kTf) || ((v & rflags::kIf) && (cur & rflags::kVip))) c.raise_gp0();
     f = (f & ~rflags::kVif) | ((v & rflags::kIf) ? rflags::kVif : 0);
   }
   if (size != 2) f &= ~rflags::kRf;
-  c.set_stack_pointer((sp + size) & stack_mask(c));
+  c.set_stack_pointer((sp + size) & c.stack_mask());
   c.set_rflags(f);
 }
 
-// ENTER imm16, imm8 (SDM ENTER operation).
+// ENTER imm16, imm8 (SDM ENTER operation). Reads of the enclosing frame pointers and pushes
+// alternate (a read may see what an earlier push of the instruction wrote), so every access is
+// checked first -- the reads probed, the pushes and the final stack top probed for writing --
+// and only then performed; rBP and rSP change last.
 void enter(Core& c, const DecodedOp& op) {
   const unsigned size = op.opsize;
   const unsigned level = op.imm2 & 31;
-  const uint64_t smask = stack_mask(c);
-  const uint64_t old_rsp = c.s.gpr[kRsp], old_rbp = c.s.gpr[kRbp];
-  try {
-    c.push(c.reg_sized(kRbp, size), size);
-    const uint64_t frame = c.stack_pointer();
-    if (level > 0) {
-      uint64_t bp = c.s.gpr[kRbp];
-      for (unsigned i = 1; i < level; ++i) {
-        bp = (bp & ~smask) | ((bp - size) & smask);
-        c.push(c.read_sized(stack_linear(c, bp & smask, size, false), size), size);
-      }
-      c.push(frame, size);
-    }
-    const uint64_t new_sp = (c.stack_pointer() - op.imm16) & smask;
-    // The final stack top must be writable (SDM: #SS/#PF on the new rSP).
-    c.probe_write(stack_linear(c, new_sp, 1, true), 1);
-    c.set_reg_sized(kRbp, size, frame);
-    c.set_stack_pointer(new_sp);
-  } catch (const GuestFault&) {
-    c.s.gpr[kRsp] = old_rsp;
-    c.s.gpr[kRbp] = old_rbp;
-    throw;
+  const uint64_t smask = c.stack_mask();
+  // Push k (0: rBP; 1..level-1: the copied frame pointers; level: the frame) and read i, probed
+  // in the order the instruction makes them.
+  uint64_t push_lin[33], read_lin[32];
+  const uint64_t sp = c.stack_pointer();
+  const unsigned pushes = level == 0 ? 1 : level + 1;
+  auto probe_push = [&](unsigned k) {
+    push_lin[k] = c.stack_linear((sp - size * (k + 1)) & smask, size, true);
+    c.probe_write(push_lin[k], size);
+  };
+  probe_push(0);
+  uint64_t bp = c.s.gpr[kRbp];
+  for (unsigned i = 1; i < level; ++i) {
+    bp = (bp & ~smask) | ((bp - size) & smask);
+    read_lin[i] = c.stack_linear(bp & smask, size, false);
+    c.probe_read(read_lin[i], size);
+    probe_push(i);
   }
+  if (level > 0) probe_push(level);
+  const uint64_t frame = (sp - size) & smask;
+  const uint64_t new_sp = (sp - size * pushes - op.imm16) & smask;
+  // The final stack top must be writable (SDM: #SS/#PF on the new rSP).
+  c.probe_write(c.stack_linear(new_sp, 1, true), 1);
+  c.write_sized(push_lin[0], size, c.reg_sized(kRbp, size));
+  if (level > 0) {
+    for (unsigned i = 1; i < level; ++i) c.write_sized(push_lin[i], size, c.read_sized(read_lin[i], size));
+    c.write_sized(push_lin[level], size, frame);
+  }
+  c.set_reg_sized(kRbp, size, frame);
+  c.set_stack_pointer(new_sp);
 }
 
-// LEAVE: rSP <- rBP (at the stack size), then rBP <- POP (at the operand size).
+// LEAVE: rSP <- rBP (at the stack size), then rBP <- POP (at the operand size); the slot is
+// read before either register changes.
 void leave(Core& c, const DecodedOp& op) {
-  const uint64_t old_rsp = c.s.gpr[kRsp];
-  c.set_stack_pointer(c.s.gpr[kRbp] & stack_mask(c));
-  try {
-    c.set_reg_sized(kRbp, op.opsize, c.pop(op.opsize));
-  } catch (const GuestFault&) {
-    c.s.gpr[kRsp] = old_rsp;
-    throw;
-  }
+  const uint64_t sp = c.s.gpr[kRbp] & c.stack_mask();
+  const uint64_t v = c.read_sized(c.stack_linear(sp, op.opsize, false), op.opsize);
+  c.set_stack_pointer(sp + op.opsize);
+  c.set_reg_sized(kRbp, op.opsize, v);
 }
 
 void register_stack_ops(IsaTable& t) {

@@ -364,11 +364,14 @@ void invpcid(Core& c, const DecodedOp& op) {
   // while CR4.PCIDE = 0, are #GP(0).
   if (type > 3 || pcid > 0xfff) c.raise_gp0();
   if (type <= 1 && pcid != 0 && !(c.s.cr4 & cr4::kPcide)) c.raise_gp0();
+  // Types 0 and 1 name a PCID, which need not be the current one; 2 and 3 reach every PCID
+  // (SDM Vol. 3A §4.10.4.1).
+  const uint16_t p = static_cast<uint16_t>(pcid);
   if (type == 0) {
     if (!is_canonical(addr)) c.raise_gp0();
-    c.flush_tlb_page(addr);
+    c.flush_tlb_pcid_page(p, addr);
   } else if (type == 1) {
-    c.flush_tlb(false);
+    c.flush_tlb_pcid(p);
   } else {
     c.flush_tlb(type == 2);
   }

@@ -3,6 +3,8 @@
 // TLB: a translation stays in use until INVLPG, a CR3 write or another flush removes it, exactly
 // as hardware may keep it. One instance per privilege class (supervisor, user) so that a hit
 // needs no permission check: an entry is installed only for accesses the page walk allowed.
+// Entries carry no PCID: the core keeps one pair of instances per recently used PCID
+// (Core::PcidSlot, cpu/mmu/tlb_contexts.cc).
 // Write tags are withheld for pages that hold decoded code, so every store to such a page takes
 // the slow path, where self-modifying code is detected.
 #pragma once
@@ -54,10 +56,13 @@ class FastTlb {
     FastTlbEntry& e = entry(lin);
     if (e.read_tag == (lin & ~0xfffull) || e.write_tag == (lin & ~0xfffull)) e = FastTlbEntry{};
   }
-  // A physical page now holds code: stores to it must take the slow path.
+  // A physical page now holds code: stores to it must take the slow path. Only listed slots
+  // can hold a translation (see note_installed).
   void protect_code_page(uint64_t phys_page) {
-    for (auto& e : m_e)
+    for (unsigned k = 0; k < m_nused; ++k) {
+      FastTlbEntry& e = m_e[m_used[k]];
       if (e.phys_page == phys_page) e.write_tag = ~0ull;
+    }
   }
 
  private:

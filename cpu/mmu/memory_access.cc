@@ -89,13 +89,28 @@ void Core::write_slow(uint64_t lin, unsigned size, uint64_t v) {
   if (VMXSIM_UNLIKELY(m_bp_data_mask)) check_data_breakpoints(lin, size, true);
 }
 
+// A page whose write tag is in the fast TLB takes the write without a fault: no walk needed.
 void Core::probe_write(uint64_t lin, unsigned size) {
+  const uint64_t last = (lin + size - 1) & m_lin_mask;
+  if (m_tlb->entry(lin).write_tag == (lin & ~0xfffull) && m_tlb->entry(last).write_tag == (last & ~0xfffull))
+    return;
   if (long_mode() && !is_canonical(lin)) raise_gp0();
   translate(lin, kAccessWrite);
-  const uint64_t last = (lin + size - 1) & m_lin_mask;
   if ((last & ~0xfffull) != (lin & ~0xfffull)) {
     if (long_mode() && !is_canonical(last)) raise_gp0();
     translate(last, kAccessWrite);
+  }
+}
+
+void Core::probe_read(uint64_t lin, unsigned size) {
+  const uint64_t last = (lin + size - 1) & m_lin_mask;
+  if (m_tlb->entry(lin).read_tag == (lin & ~0xfffull) && m_tlb->entry(last).read_tag == (last & ~0xfffull))
+    return;
+  if (long_mode() && !is_canonical(lin)) raise_noncanonical();
+  translate(lin, kAccessRead);
+  if ((last & ~0xfffull) != (lin & ~0xfffull)) {
+    if (long_mode() && !is_canonical(last)) raise_noncanonical();
+    translate(last, kAccessRead);
   }
 }
 
@@ -157,15 +172,30 @@ uint64_t Core::read_system(uint64_t lin, unsigned size) {
 }
 
 void Core::write_system(uint64_t lin, unsigned size, uint64_t v) {
-  lin &= m_lin_mask;
-  if (long_mode() && !is_canonical(lin)) raise_gp0();
-  const unsigned off = lin & 0xfff;
-  if (off + size <= 4096) {
-    phys_write(translate(lin, kAccessWrite | kAccessImplicit), size, v);
-    return;
+  write_system_frame(&lin, &v, 1, size);
+}
+
+// Every slot is translated (and may fault) before the first byte is written, so that a fault
+// leaves memory as it was (SDM Vol. 3 §6.5: a fault restarts the instruction or delivery).
+void Core::write_system_frame(const uint64_t* lin, const uint64_t* v, unsigned n, unsigned size) {
+  constexpr unsigned kAccess = kAccessWrite | kAccessImplicit;
+  uint64_t first[kMaxFrameSlots], second[kMaxFrameSlots];
+  for (unsigned i = 0; i < n; ++i) {
+    const uint64_t l = lin[i] & m_lin_mask;
+    if (long_mode() && !is_canonical(l)) raise_gp0();
+    first[i] = translate(l, kAccess);
+    const unsigned off = l & 0xfff;
+    second[i] = off + size <= 4096 ? ~0ull : translate((l + 4096 - off) & m_lin_mask, kAccess);
   }
-  for (unsigned i = 0; i < size; ++i)
-    phys_write(translate((lin + i) & m_lin_mask, kAccessWrite | kAccessImplicit), 1, (v >> (8 * i)) & 0xff);
+  for (unsigned i = 0; i < n; ++i) {
+    if (second[i] == ~0ull) {
+      phys_write(first[i], size, v[i]);
+      continue;
+    }
+    const unsigned in_first = 4096 - (first[i] & 0xfff);
+    for (unsigned b = 0; b < size; ++b)
+      phys_write(b < in_first ? first[i] + b : second[i] + (b - in_first), 1, (v[i] >> (8 * b)) & 0xff);
+  }
 }
 
 // Segment limit and type checks for a data access outside 64-bit mode (SDM Vol. 3 §5.3, §5.4).
@@ -215,6 +245,23 @@ void Core::set_stack_pointer(uint64_t v) {
     case 4: s.gpr[kRsp] = v & 0xffffffff; break;  // SS.B = 1: ESP, upper bits cleared
     default: s.gpr[kRsp] = (s.gpr[kRsp] & ~0xffffull) | (v & 0xffff); break;
   }
+}
+
+uint64_t Core::stack_mask() const {
+  const unsigned as = stack_addr_size();
+  return as == 8 ? ~0ull : as == 4 ? 0xffffffffull : 0xffffull;
+}
+
+uint64_t Core::stack_linear(uint64_t sp, unsigned size, bool write) {
+  if (stack_addr_size() == 8) {
+    if (!is_canonical(sp)) raise(kSsFault, 0);
+    return sp;
+  }
+  return linear_seg(kSs, sp, size, write);
+}
+
+uint64_t Core::stack_read(uint64_t offset, unsigned size) {
+  return read_sized(stack_linear((stack_pointer() + offset) & stack_mask(), size, false), size);
 }
 
 void Core::push(uint64_t v, unsigned size) {

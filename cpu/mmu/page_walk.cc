@@ -18,7 +18,7 @@ uint64_t Core::translate(uint64_t lin, unsigned access) {
   const bool exec = access & kAccessExec;
   const bool implicit = access & kAccessImplicit;
   const bool user = m_cpl == 3 && !implicit;
-  FastTlb& tlb = user ? m_ctx->user : m_ctx->sup;
+  FastTlb& tlb = user ? m_ctx->cur->user : m_ctx->cur->sup;
 
   uint64_t phys;
   bool allow_write = true, page_user = true, global = false;

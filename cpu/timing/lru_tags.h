@@ -53,6 +53,20 @@ class LruTags {
     }
     return false;
   }
+  // lookup() that only a marked tag (a global page) satisfies.
+  bool lookup_marked(uint64_t tag) {
+    if (!m_ways) return false;
+    uint64_t* set = set_of(tag);
+    for (uint32_t w = 0; w < m_ways; ++w) {
+      if ((set[w] & m_cmp) == tag && (set[w] & kMarker)) {
+        const uint64_t t = set[w];
+        std::move_backward(set, set + w, set + w + 1);
+        set[0] = t;
+        return true;
+      }
+    }
+    return false;
+  }
   // Installs `tag` as most recently used, evicting the least recently used way.
   void insert(uint64_t tag) {
     if (!m_ways) return;
@@ -66,17 +80,15 @@ class LruTags {
     insert(tag);
     return false;
   }
-  // Drops `tag` if present (the other ways keep their order).
+  // Drops every way that matches `tag` (a page may sit in a set twice, marked and unmarked);
+  // the other ways keep their order.
   void erase(uint64_t tag) {
     if (!m_ways) return;
     uint64_t* set = set_of(tag);
-    for (uint32_t w = 0; w < m_ways; ++w) {
-      if ((set[w] & m_cmp) == tag) {
-        std::move(set + w + 1, set + m_ways, set + w);
-        set[m_ways - 1] = kEmpty;
-        return;
-      }
-    }
+    uint32_t keep = 0;
+    for (uint32_t w = 0; w < m_ways; ++w)
+      if ((set[w] & m_cmp) != tag) set[keep++] = set[w];
+    std::fill(set + keep, set + m_ways, kEmpty);
   }
   // Drops every tag for which `drop(tag)` is true.
   template <typename Pred>

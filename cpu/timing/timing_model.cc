@@ -93,6 +93,8 @@ void TimingModel::register_stats(StatRegistry& st, const std::string& prefix,
   st.add_counter(p + ".stlb_cycles", "cycles", "cycles of STLB hits", &t.stlb_cycles);
   st.add_counter(p + ".asid_reuses", "contexts",
                  "guest translation contexts whose TLB entries made room for another's", &t.asid_reuses);
+  st.add_counter(p + ".pcid_reuses", "PCIDs",
+                 "PCIDs whose TLB entries made room for another PCID's", &t.pcid_reuses);
 
   const BranchStats& b = m_bp.stats();
   st.add_counter(p + ".branch.conditional", "branches", "conditional branches", &b.conditional);

@@ -85,11 +85,15 @@ class TimingModel {
   void flow_skip(Cycles c) { m_frontier += c; }
   static constexpr Cycles kWindowCycles = 64;
 
+  // TLB invalidations and PCID switches of the current translation context (tlb_model.h).
   void flush_tlb(bool include_global) { m_tlb.flush(include_global); }
+  void flush_tlb_pcid(uint16_t pcid) { m_tlb.flush_pcid(pcid); }
   void flush_tlb_page(uint64_t lin) { m_tlb.flush_page(lin); }
+  void flush_tlb_pcid_page(uint16_t pcid, uint64_t lin) { m_tlb.flush_pcid_page(pcid, lin); }
+  void switch_pcid(uint16_t pcid) { m_tlb.switch_pcid(pcid); }
   // VMX translation contexts (tlb_model.h): the core now runs in `context` (0: the host, else
-  // a guest with VPID), or INVVPID/INVEPT dropped every guest context's entries.
-  void switch_tlb_context(uint64_t context) { m_tlb.switch_context(context); }
+  // a guest with VPID) with PCID `pcid`, or INVVPID/INVEPT dropped every guest context's entries.
+  void switch_tlb_context(uint64_t context, uint16_t pcid) { m_tlb.switch_context(context, pcid); }
   void flush_guest_tlb_contexts() { m_tlb.flush_guest_contexts(); }
 
   CpiStack& cpi() { return m_cpi; }

@@ -5,17 +5,28 @@ namespace vmxsim::cpu::timing {
 namespace {
 constexpr unsigned kShifts[3] = {12, 21, 30};
 constexpr uint64_t kMarker = LruTags::kMarker;  // global page
-// Tag layout: the page number in bits 0-51 (a 64-bit address >> 12 at most), the address-space
-// id in bits 56-58, the STLB's size class in bits 61-62, the global marker in bit 63. The id
-// sits above the set-index bits, so a context's pages map to the same sets as anyone's.
+// Tag layout: the page number in bits 0-51 (a 64-bit address >> 12 at most), the PCID's id in
+// bits 52-55, the address-space id in bits 56-58, the STLB's size class in bits 61-62, the
+// global marker in bit 63. The ids sit above the set-index bits of power-of-two structures, so
+// a context's pages map to the same sets as anyone's; with PCID 0 (id 0) in the host (id 0) a
+// tag is the page number alone.
+constexpr unsigned kPcidShift = 52;
 constexpr unsigned kAsidShift = 56;
+constexpr uint64_t kPcidMask = uint64_t(PcidIds::kSlots - 1) << kPcidShift;
 constexpr uint64_t kAsidMask = uint64_t(AddressSpaceIds::kSlots - 1) << kAsidShift;
+constexpr uint64_t kSpaceMask = kAsidMask | kPcidMask;
 static_assert((AddressSpaceIds::kSlots & (AddressSpaceIds::kSlots - 1)) == 0 &&
                   kAsidShift + 3 <= 61 && AddressSpaceIds::kSlots <= 8,
-              "the address-space id must fit between the page number and the size class");
-// Matches the entries of one context (`asid` in tag position).
+              "the address-space id must fit between the PCID id and the size class");
+static_assert((PcidIds::kSlots & (PcidIds::kSlots - 1)) == 0 && PcidIds::kSlots <= 16,
+              "the PCID id must fit between the page number and the address-space id");
+// Matches the entries of one context (`asid` in tag position), or of one PCID of it (`space`:
+// both ids in tag position).
 auto of_context(uint64_t asid) {
   return [asid](uint64_t t) { return (t & kAsidMask) == asid; };
+}
+auto of_space(uint64_t space) {
+  return [space](uint64_t t) { return (t & kSpaceMask) == space; };
 }
 
 unsigned size_index(unsigned page_shift) {
@@ -46,9 +57,17 @@ TlbModel::TlbModel(const TimingParams& p, CacheHierarchy& caches, WalkSource& wa
 
 bool TlbModel::l1_lookup(Level1& l1, uint64_t lin, unsigned& shift) {
   for (unsigned s = 0; s < 3; ++s) {
-    if (l1.by_size[s].present() && l1.by_size[s].lookup((lin >> kShifts[s]) | m_asid_bits)) {
+    if (l1.by_size[s].present() && l1.by_size[s].lookup((lin >> kShifts[s]) | m_space_bits)) {
       shift = kShifts[s];
       return true;
+    }
+  }
+  if (probe_globals()) {
+    for (unsigned s = 0; s < 3; ++s) {
+      if (l1.by_size[s].present() && l1.by_size[s].lookup_marked((lin >> kShifts[s]) | m_asid_bits)) {
+        shift = kShifts[s];
+        return true;
+      }
     }
   }
   return false;
@@ -57,14 +76,22 @@ bool TlbModel::l1_lookup(Level1& l1, uint64_t lin, unsigned& shift) {
 Cycles TlbModel::miss(Level1& l1, uint64_t lin, unsigned& shift) {
   // STLB: 4 KiB and 2 MiB entries (1 GiB pages live only in the first level on the parts we
   // model, so they always walk after an L1 miss — the PWC makes that walk short).
-  for (unsigned s = 0; s < 2; ++s) {
-    if (m_stlb.present() && m_stlb.lookup(stlb_tag(lin, s) | m_asid_bits)) {
+  for (unsigned probe = 0; probe < 2; ++probe) {
+    // The current PCID's entries (with PCID 0 also the global ones), then another PCID's look
+    // for a global entry.
+    const bool global = probe == 1;
+    if (global && !probe_globals()) break;
+    for (unsigned s = 0; s < 2; ++s) {
+      if (!m_stlb.present()) break;
+      if (global ? !m_stlb.lookup_marked(stlb_tag(lin, s) | m_asid_bits)
+                 : !m_stlb.lookup(stlb_tag(lin, s) | m_space_bits))
+        continue;
       ++m_stats.stlb_hits;
       m_stats.stlb_cycles += m_stlb_latency;
       shift = kShifts[s];
       // The L1 of that size may be absent (no 1 GiB ITLB): then the 4 KiB one holds a fragment.
       const unsigned fill = l1.by_size[s].present() ? s : 0;
-      l1.by_size[fill].insert((lin >> kShifts[fill]) | m_asid_bits);
+      l1.by_size[fill].insert((lin >> kShifts[fill]) | (global ? kMarker | m_asid_bits : m_space_bits));
       if (fill != s) shift = kShifts[fill];
       return m_stlb_latency;
     }
@@ -79,7 +106,9 @@ Cycles TlbModel::miss(Level1& l1, uint64_t lin, unsigned& shift) {
   const bool walked = refs.n || refs.ept_n[WalkRefs::kEptFinal];
   const Cycles c = walked ? walk(lin, refs) : 0;
   unsigned s = size_index(refs.page_shift);
-  const uint64_t g = (refs.global ? kMarker : 0) | m_asid_bits;
+  // A global translation is cached under PCID 0's id, where every PCID finds it.
+  const uint64_t g = refs.global ? kMarker | m_asid_bits : m_space_bits;
+  if (refs.global) m_has_globals[m_asid] = true;
   if (s < 2) m_stlb.insert(stlb_tag(lin, s) | g);
   if (!l1.by_size[s].present()) s = l1.by_size[1].present() && s == 2 ? 1 : 0;  // fragments
   l1.by_size[s].insert((lin >> kShifts[s]) | g);
@@ -95,7 +124,7 @@ Cycles TlbModel::walk(uint64_t lin, WalkRefs& refs) {
     // The deepest cached non-leaf entry lets the walk start below it (SDM Vol. 3 §4.10.3).
     for (int lvl = 2; lvl >= 0; --lvl) {
       if (static_cast<unsigned>(lvl) + 1 >= refs.n) continue;  // a leaf is not cached here
-      if (m_pwc[lvl].lookup((lin >> (39 - 9 * lvl)) | m_asid_bits)) {
+      if (m_pwc[lvl].lookup((lin >> (39 - 9 * lvl)) | m_space_bits)) {
         first = static_cast<unsigned>(lvl) + 1;
         ++m_stats.pwc_hits;
         c += m_pwc_latency;
@@ -103,7 +132,7 @@ Cycles TlbModel::walk(uint64_t lin, WalkRefs& refs) {
       }
     }
     for (unsigned lvl = first; lvl < 3 && lvl + 1 < refs.n; ++lvl)
-      m_pwc[lvl].insert((lin >> (39 - 9 * lvl)) | m_asid_bits);
+      m_pwc[lvl].insert((lin >> (39 - 9 * lvl)) | m_space_bits);
   }
   for (unsigned i = first; i < refs.n; ++i) {
     for (unsigned k = 0; k < refs.ept_n[i]; ++k) c += charge_walk_ref(refs.ept[i][k]);
@@ -145,33 +174,82 @@ void TlbModel::flush(bool include_global) {
   erase_entries_if([asid, include_global](uint64_t t) {
     return (t & kAsidMask) == asid && (include_global || !(t & kMarker));
   });
+  if (include_global) m_has_globals[m_asid] = false;
+}
+
+void TlbModel::flush_pcid(uint16_t pcid) {
+  const int id = m_pcids[m_asid].find(pcid);
+  if (id < 0) return;  // nothing cached for it
+  const uint64_t space = m_asid_bits | uint64_t(id) << kPcidShift;
+  erase_entries_if([space](uint64_t t) { return (t & kSpaceMask) == space && !(t & kMarker); });
+}
+
+void TlbModel::erase_page(uint64_t lin, uint64_t space) {
+  for (Level1* l1 : {&m_itlb, &m_dtlb})
+    for (unsigned s = 0; s < 3; ++s) l1->by_size[s].erase((lin >> kShifts[s]) | space);
+  for (unsigned s = 0; s < 2; ++s) m_stlb.erase(stlb_tag(lin, s) | space);
 }
 
 void TlbModel::flush_page(uint64_t lin) {
-  for (Level1* l1 : {&m_itlb, &m_dtlb})
-    for (unsigned s = 0; s < 3; ++s) l1->by_size[s].erase((lin >> kShifts[s]) | m_asid_bits);
-  for (unsigned s = 0; s < 2; ++s) m_stlb.erase(stlb_tag(lin, s) | m_asid_bits);
-  // INVLPG also invalidates all of the context's paging-structure-cache entries (SDM Vol. 3
-  // §4.10.4.1).
-  for (auto& pwc : m_pwc) pwc.erase_if(of_context(m_asid_bits));
+  erase_page(lin, m_space_bits);
+  // The global entry lives under PCID 0's id (PCID 0's own entry for the page goes too: more
+  // than needed, which the SDM allows).
+  if (m_pcid_bits) erase_page(lin, m_asid_bits);
+  // INVLPG also invalidates all of the current PCID's paging-structure-cache entries (SDM
+  // Vol. 3 §4.10.4.1).
+  for (auto& pwc : m_pwc) pwc.erase_if(of_space(m_space_bits));
   forget_last_pages();
 }
 
-void TlbModel::switch_context(uint64_t context) {
+void TlbModel::flush_pcid_page(uint16_t pcid, uint64_t lin) {
+  const int id = m_pcids[m_asid].find(pcid);
+  if (id < 0) return;
+  const uint64_t space = m_asid_bits | uint64_t(id) << kPcidShift;
+  erase_page(lin, space);
+  for (auto& pwc : m_pwc) pwc.erase_if(of_space(space));
+  forget_last_pages();
+}
+
+void TlbModel::switch_pcid(uint16_t pcid) {
+  if (pcid == m_pcid) return;
   bool reused = false;
-  const uint64_t asid = uint64_t(m_asids.acquire(context, reused)) << kAsidShift;
+  const uint64_t bits = uint64_t(m_pcids[m_asid].acquire(pcid, reused)) << kPcidShift;
+  if (reused) {
+    // The id's previous PCID loses its entries, or this one would hit them.
+    ++m_stats.pcid_reuses;
+    erase_entries_if(of_space(m_asid_bits | bits));
+  }
+  m_pcid = pcid;
+  m_pcid_bits = bits;
+  m_space_bits = m_asid_bits | m_pcid_bits;
+  forget_last_pages();  // the shortcut pages belong to the PCID just left
+}
+
+void TlbModel::switch_context(uint64_t context, uint16_t pcid) {
+  bool reused = false;
+  const unsigned id = m_asids.acquire(context, reused);
+  const uint64_t asid = uint64_t(id) << kAsidShift;
   if (reused) {
     // The slot's previous owner loses its entries, or the new context would hit them.
     ++m_stats.asid_reuses;
     erase_entries_if(of_context(asid));
+    m_pcids[id].clear();
+    m_has_globals[id] = false;
   }
+  m_asid = id;
   m_asid_bits = asid;
+  m_pcid = 0;
+  m_pcid_bits = 0;
+  m_space_bits = asid;
+  switch_pcid(pcid);
   forget_last_pages();  // the shortcut pages belong to the context just left
 }
 
 void TlbModel::flush_guest_contexts() {
   constexpr uint64_t host = uint64_t(AddressSpaceIds::kHostAsid) << kAsidShift;
   erase_entries_if([](uint64_t t) { return (t & kAsidMask) != host; });
+  for (unsigned id = 0; id < AddressSpaceIds::kSlots; ++id)
+    if (id != AddressSpaceIds::kHostAsid) m_has_globals[id] = false;
 }
 
 }  // namespace vmxsim::cpu::timing

@@ -8,9 +8,11 @@
 // the physical addresses the hardware walk would read (a side-effect-free walk of the current
 // tables, cpu/mmu/walk_refs.cc) and charges them.
 //
-// Every entry (first level, STLB, page-walk caches) carries the address-space id of the
-// translation context it was made in (address_space_ids.h): the host, or one guest with a VPID.
-// Lookups and invalidations apply to the current context only, as on hardware with VPIDs.
+// Every entry (first level, STLB, page-walk caches) carries the ids of the translation context
+// it was made in (address_space_ids.h): the host or one guest with a VPID, and within it the
+// PCID. Lookups see the current context's entries of the current PCID and its global entries
+// (tagged with PCID 0's id, SDM Vol. 3A §4.10.2.4); invalidations follow SDM §4.10.4.1 and apply
+// to the current VMX context only, as on hardware with VPIDs.
 #pragma once
 
 #include <cstdint>
@@ -54,6 +56,7 @@ struct TlbStats {
   uint64_t walk_cycles = 0;       // cycles charged for walks (references + PWC + overhead)
   uint64_t stlb_cycles = 0;       // cycles charged for STLB hits
   uint64_t asid_reuses = 0;       // guest contexts whose id went to another (entries dropped)
+  uint64_t pcid_reuses = 0;       // PCIDs whose id went to another PCID (entries dropped)
 };
 
 class TlbModel {
@@ -71,11 +74,24 @@ class TlbModel {
   }
   // Architectural invalidations (MOV CR3, INVLPG, ...) drop the model's entries too, so the cost
   // of refilling them shows. They apply to the current translation context.
+  // Every PCID's entries (and the global ones with `include_global`): INVPCID types 2 and 3,
+  // MOV to CR4 changing PGE or PCIDE, VM entry and exit without VPID.
   void flush(bool include_global);
+  // The non-global entries of one PCID, page-walk caches included: MOV to CR3 without bit 63,
+  // INVPCID type 1.
+  void flush_pcid(uint16_t pcid);
+  // INVLPG: the current PCID's entries for `lin`, the global one, and the current PCID's
+  // page-walk-cache entries.
   void flush_page(uint64_t lin);
+  // INVPCID type 0: `pcid`'s entries for `lin` and its page-walk-cache entries.
+  void flush_pcid_page(uint16_t pcid, uint64_t lin);
+  // The PCID the core now translates with (CR3[11:0] with CR4.PCIDE, else 0). Other PCIDs'
+  // entries stay, invisible to lookups.
+  void switch_pcid(uint16_t pcid);
   // VMX: the translation context the core now runs in (AddressSpaceIds::kHostContext, or a
-  // guest's VmxUnit::guest_tlb_tag()). Entries of other contexts stay, invisible to lookups.
-  void switch_context(uint64_t context);
+  // guest's VmxUnit::guest_tlb_tag()) and its current PCID. Entries of other contexts stay,
+  // invisible to lookups.
+  void switch_context(uint64_t context, uint16_t pcid = 0);
   // INVVPID / INVEPT: drops the entries of every guest context (a superset of any single-context
   // type, which the SDM allows); the host's stay.
   void flush_guest_contexts();
@@ -108,6 +124,11 @@ class TlbModel {
   // L1 miss: STLB, then a walk. Fills `l1` and the STLB; returns cycles and the page shift.
   Cycles miss(Level1& l1, uint64_t lin, unsigned& shift);
   bool l1_lookup(Level1& l1, uint64_t lin, unsigned& shift);
+  // Global entries live under PCID 0's id: another PCID looks for them after its own miss, if
+  // the context has any.
+  bool probe_globals() const { return m_pcid_bits != 0 && m_has_globals[m_asid]; }
+  // Drops `lin`'s first-level and STLB entries tagged `space` (ids in tag position).
+  void erase_page(uint64_t lin, uint64_t space);
   Cycles walk(uint64_t lin, WalkRefs& refs);
   // Drops every entry, in every structure, for which `drop(tag)` holds.
   template <typename Pred>
@@ -119,10 +140,14 @@ class TlbModel {
   Level1 m_itlb, m_dtlb;
   LruTags m_stlb;
   LruTags m_pwc[3];  // PML4E (lin >> 39), PDPTE (lin >> 30), PDE (lin >> 21)
-  // The current context's id, already shifted into tag position: OR-ed into every tag a lookup,
-  // fill or invalidation uses.
+  // The current context's id and its current PCID's id, each already shifted into tag
+  // position; m_space_bits, both, is OR-ed into every tag a lookup, fill or invalidation uses.
   AddressSpaceIds m_asids;
-  uint64_t m_asid_bits = 0;
+  PcidIds m_pcids[AddressSpaceIds::kSlots];  // per context
+  bool m_has_globals[AddressSpaceIds::kSlots] = {};  // a global entry may be cached
+  unsigned m_asid = AddressSpaceIds::kHostAsid;
+  uint16_t m_pcid = 0;
+  uint64_t m_asid_bits = 0, m_pcid_bits = 0, m_space_bits = 0;
   Cycles m_stlb_latency, m_walk_latency, m_pwc_latency;
   TlbStats m_stats;
   Side m_data{&m_dtlb, &m_stats.l1d_hits, &m_stats.l1d_misses};
