@@ -29,7 +29,7 @@ struct RunOptions {
 // Exit statuses of a run (docs/cli.md). Odd values come from the guest's debug-exit port.
 namespace exit_status {
 constexpr int kUsage = 2;          // bad option, bad value, bad kernel image
-constexpr int kShutdown = 4;       // triple fault
+constexpr int kShutdown = 4;       // triple fault, or the guest reset the machine
 constexpr int kLimit = 6;          // --max-insns / --max-cycles reached
 constexpr int kIdle = 8;           // every core halted with nothing left to wake it
 constexpr int kInternal = 10;      // simulator error (a bug)

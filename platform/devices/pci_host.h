@@ -6,14 +6,15 @@
 // read-only. Every other bus/device/function reads all-ones (vendor ID 0xffff: no device) and
 // ignores writes.
 // CONFIG_ADDRESS at 0xcf8 (32-bit, reads back with bits 30:24 and 1:0 zero), CONFIG_DATA at
-// 0xcfc-0xcff. Byte accesses to 0xcf8-0xcfb do not touch CONFIG_ADDRESS (0xcf9 is the
-// reset-control register on real chipsets; here it is ignored). Map at 0xcf8, size 8.
+// 0xcfc-0xcff. Byte accesses to 0xcf8-0xcfb do not touch CONFIG_ADDRESS; a byte access to 0xcf9
+// goes to the chipset's reset-control register (ResetControl, if attached). Map at 0xcf8, size 8.
 #pragma once
 
 #include <cstdint>
 #include <cstring>
 
 #include "platform/devices/io_device.h"
+#include "platform/devices/reset_control.h"
 
 namespace vmxsim::platform {
 
@@ -32,18 +33,24 @@ class PciHost : public IoDevice {
   }
 
   uint32_t config_address() const { return m_address; }
+  void attach_reset_control(ResetControl* reset) { m_reset = reset; }
 
-  uint64_t io_read(uint64_t offset, unsigned size, uint64_t) override {
+  uint64_t io_read(uint64_t offset, unsigned size, uint64_t now_ps) override {
     if (offset == 0 && size == 4) return m_address;
+    if (offset == 1 && size == 1 && m_reset) return m_reset->io_read(ResetControl::kResetControlPort, 1, now_ps);
     if (offset < 4 || !selects_bridge()) return size_mask(size);
     uint64_t v = 0;
     for (unsigned i = 0; i < size && offset - 4 + i < 4; ++i)
       v |= uint64_t{m_bridge[register_base() + (offset - 4) + i]} << (8 * i);
     return v;
   }
-  void io_write(uint64_t offset, unsigned size, uint64_t value, uint64_t) override {
+  void io_write(uint64_t offset, unsigned size, uint64_t value, uint64_t now_ps) override {
     if (offset == 0 && size == 4) {
       m_address = static_cast<uint32_t>(value) & 0x80fffffcu;
+      return;
+    }
+    if (offset == 1 && size == 1 && m_reset) {
+      m_reset->io_write(ResetControl::kResetControlPort, 1, value, now_ps);
       return;
     }
     if (offset < 4 || !selects_bridge()) return;
@@ -64,6 +71,7 @@ class PciHost : public IoDevice {
 
   uint32_t m_address = 0;
   uint8_t m_bridge[256] = {};
+  ResetControl* m_reset = nullptr;
 };
 
 }  // namespace vmxsim::platform

@@ -5,6 +5,7 @@
 #include "platform/devices/debug_exit.h"
 #include "platform/devices/fw_cfg.h"
 #include "platform/devices/pci_host.h"
+#include "platform/devices/reset_control.h"
 #include "platform/devices/pic8259.h"
 #include "platform/devices/pit_module.h"
 #include "platform/devices/rtc_module.h"
@@ -22,6 +23,9 @@ namespace vmxsim::platform {
 using namespace sc_core;
 
 namespace {
+
+// A reset request ends the run like a triple fault (which resets a PC): exit status 4.
+constexpr int kResetStatus = 4;
 
 // The loader writes through the RAM's host-side interface; physical addresses at and above
 // 4 GiB hold the RAM beyond 3.5 GiB (the PCI hole sits in between, as on a PC).
@@ -148,7 +152,12 @@ PcMachine::PcMachine(sc_module_name name, Config& cfg, StatRegistry& stats,
   auto& pic = add_io_device(std::make_unique<Pic8259Pair>(), "pic_master", 0x20, 2, 0x20);
   m_io_bus->map(m_io_targets - 1, 0xa0, 2, "pic_slave", 0xa0);
   m_io_bus->map(m_io_targets - 1, 0x4d0, 2, "elcr", 0x4d0);
-  add_io_device(std::make_unique<PciHost>(), "pci_host", 0xcf8, 8);
+  auto& pci = add_io_device(std::make_unique<PciHost>(), "pci_host", 0xcf8, 8);
+  auto& reset = add_io_device(std::make_unique<ResetControl>([this](const std::string& how) {
+                                stop("guest reset the machine through " + how, kResetStatus, false);
+                              }),
+                              "reset_control", ResetControl::kKbdCommandPort, 1, ResetControl::kKbdCommandPort);
+  pci.attach_reset_control(&reset);
 
   // Cores, each with its local APIC; the APIC bus connects them, the IOAPIC and the PIC.
   m_apic = std::make_unique<ApicWiring>(cfg, stats, ncpu, params.core_hz, pic);

@@ -3,10 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <sstream>
+#include <string>
 #include <vector>
 
 #include "platform/devices/debug_exit.h"
 #include "platform/devices/pci_host.h"
+#include "platform/devices/reset_control.h"
 #include "sim/config.h"
 #include "sim/stats.h"
 
@@ -119,6 +121,27 @@ TEST(PciHost, HostBridgeAloneOnTheBus) {
   EXPECT_EQ(p.io_read(4, 4, 0), 0xffffffffu);
   p.io_write(1, 1, 0x06, 0);  // 0xcf9 byte write: ignored
   EXPECT_EQ(p.io_read(0, 4, 0), 0x00000000u);
+}
+
+TEST(ResetControl, KeyboardPulseAndCf9ResetTheMachine) {
+  std::vector<std::string> resets;
+  ResetControl r([&](const std::string& how) { resets.push_back(how); });
+  PciHost p;
+  p.attach_reset_control(&r);
+  EXPECT_EQ(r.io_read(0x64, 1, 0), 0xffu) << "no keyboard controller answers";
+  r.io_write(0x64, 1, 0xad, 0);  // other commands: nothing
+  EXPECT_TRUE(resets.empty());
+  r.io_write(0x64, 1, 0xfe, 0);
+  ASSERT_EQ(resets.size(), 1u);
+  EXPECT_NE(resets[0].find("0x64"), std::string::npos);
+  p.io_write(1, 1, 0x02, 0);  // 0xcf9: hard-reset select only
+  EXPECT_EQ(resets.size(), 1u);
+  EXPECT_EQ(p.io_read(1, 1, 0), 0x02u);
+  p.io_write(1, 1, 0x06, 0);  // ... then the reset bit, as Linux's reboot=pci writes it
+  ASSERT_EQ(resets.size(), 2u);
+  EXPECT_NE(resets[1].find("0xcf9"), std::string::npos);
+  p.io_write(0, 4, 0x80000000u, 0);
+  EXPECT_EQ(p.io_read(0, 4, 0), 0x80000000u) << "CONFIG_ADDRESS untouched by the 0xcf9 accesses";
 }
 
 }  // namespace
