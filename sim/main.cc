@@ -57,11 +57,20 @@ int main(int argc, char** argv) {
       ("quiet,q", "do not print the run summary");
   // clang-format on
 
+  // A kernel named without -kernel ("vmxsim hello.elf") is taken as the kernel, never ignored.
+  po::options_description hidden;
+  hidden.add_options()("positional-kernel", po::value<std::vector<std::string>>(), "");
+  po::options_description all;
+  all.add(opts).add(hidden);
+  po::positional_options_description positional;
+  positional.add("positional-kernel", -1);
+
   po::variables_map vm;
   try {
     // Single-dash long options (-kernel) as QEMU spells them.
     po::store(po::command_line_parser(argc, argv)
-                  .options(opts)
+                  .options(all)
+                  .positional(positional)
                   .style(po::command_line_style::default_style |
                          po::command_line_style::allow_long_disguise)
                   .run(),
@@ -84,6 +93,12 @@ int main(int argc, char** argv) {
 
   RunOptions ro = run_options_from(vm);
   ro.kernel = vm.count("kernel") ? vm["kernel"].as<std::string>() : VMXSIM_DEFAULT_KERNEL;
+  if (vm.count("positional-kernel")) {
+    const auto& extra = vm["positional-kernel"].as<std::vector<std::string>>();
+    if (vm.count("kernel") || extra.size() > 1)
+      return usage_error("unexpected argument '" + extra.back() + "' (one kernel: -kernel FILE or a single FILE)");
+    ro.kernel = extra.front();
+  }
   if (vm.count("serial")) {
     const std::string serial = vm["serial"].as<std::string>();
     if (serial == "stdio") ro.sets.push_back("system.uart0.input=stdio");  // output stays on stdout

@@ -556,9 +556,13 @@ int usage_error(const std::string& msg) {
 }  // namespace
 
 RunOptions run_options_from(const po::variables_map& vm) {
-  // QEMU's -m takes MiB without a suffix.
-  auto memory_size_to_bytes = [](const std::string& m) {
-    return !m.empty() && std::isdigit(static_cast<unsigned char>(m.back())) ? m + "M" : m;
+  // QEMU's -m takes MiB without a suffix, and suffixes in either case ("4g", "512M").
+  auto memory_size_to_bytes = [](std::string m) {
+    if (m.empty()) return m;
+    const char last = m.back();
+    if (std::isdigit(static_cast<unsigned char>(last))) return m + "M";
+    if (std::strchr("kmgt", last)) m.back() = static_cast<char>(std::toupper(static_cast<unsigned char>(last)));
+    return m;
   };
   RunOptions ro;
   ro.append = vm["append"].as<std::string>();
