@@ -15,6 +15,7 @@ namespace vmxsim::cpu {
   X(umip, "user-mode instruction prevention, CR4.UMIP (CPUID.7.0:ECX[2])")          \
   X(monitor, "MONITOR/MWAIT (CPUID.1:ECX[3]), address-range monitoring")               \
   X(rdtscp, "RDTSCP instruction and IA32_TSC_AUX (CPUID.80000001:EDX[27])")         \
+  X(rdpid, "RDPID instruction, reads IA32_TSC_AUX (CPUID.7.0:ECX[22])")              \
   X(page1gb, "1 GiB pages (CPUID.80000001:EDX[26])")                               \
   X(vmx, "virtual-machine extensions, VMX (CPUID.1:ECX[5])")                         \
   X(vmx_ept, "VMX extended page tables (IA32_VMX_PROCBASED_CTLS2[33])")             \

@@ -67,7 +67,7 @@ void Core::cpuid(uint32_t leaf, uint32_t sub, uint32_t out[4]) const {
         out[B] = bit(3) /*BMI1*/ | (f.smep ? bit(7) : 0) | bit(8) /*BMI2*/ | bit(9) /*ERMS*/ |
                  (f.invpcid ? bit(10) : 0) | bit(18) /*RDSEED*/ | (f.smap ? bit(20) : 0) |
                  bit(23) /*CLFLUSHOPT*/ | bit(24) /*CLWB*/;
-        out[C] = f.umip ? bit(2) : 0;
+        out[C] = (f.umip ? bit(2) : 0) | (f.rdpid ? bit(22) : 0);
       }
       break;
     case 0xb: {

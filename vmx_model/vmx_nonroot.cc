@@ -37,6 +37,11 @@ bool VmxUnit::on_hlt() {
 bool VmxUnit::on_invlpg(uint64_t lin) {
   return ctl_proc(proc::kInvlpgExiting) && exit_for_instruction(kExitInvlpg, lin);
 }
+bool VmxUnit::on_rdpid() {
+  if (!ctl_proc2(proc2::kEnableRdtscp)) m_core.raise_ud();
+  return false;
+}
+
 bool VmxUnit::on_rdtsc(bool rdtscp) {
   if (rdtscp && !ctl_proc2(proc2::kEnableRdtscp)) m_core.raise_ud();
   return ctl_proc(proc::kRdtscExiting) && exit_for_instruction(rdtscp ? kExitRdtscp : kExitRdtsc);

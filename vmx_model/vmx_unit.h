@@ -86,6 +86,7 @@ class VmxUnit {
   [[nodiscard]] bool on_hlt();
   [[nodiscard]] bool on_invlpg(uint64_t lin);
   [[nodiscard]] bool on_rdtsc(bool rdtscp);
+  [[nodiscard]] bool on_rdpid();  // #UD unless "enable RDTSCP"; never exits (SDM 26.3)
   [[nodiscard]] bool on_rdpmc();
   [[nodiscard]] bool on_pause();
   // MWAIT's exit qualification says whether the monitor was armed (bit 0).

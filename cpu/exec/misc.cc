@@ -85,6 +85,20 @@ void rdtscp(Core& c, const DecodedOp&) {
   c.set_reg<4>(kRcx, c.s.tsc_aux);
 }
 
+// RDPID: IA32_TSC_AUX into a register, 64 bits in 64-bit mode (zero-extended) and 32 otherwise;
+// no CR4.TSD check. In VMX non-root operation #UD unless "enable RDTSCP" (it never exits).
+template <unsigned S>
+void rdpid_R(Core& c, const DecodedOp& op) {
+  if (!c.params().features.rdpid) c.raise_ud();
+  if (VMXSIM_UNLIKELY(c.vmx_nonroot())) (void)c.vmx().on_rdpid();
+  c.set_reg<S>(op.reg[0], c.s.tsc_aux);
+}
+
+ExecFn select_rdpid(const DecodedOp& op) {
+  if (op.nops != 1 || !is_reg(op, 0)) return nullptr;
+  return op.opsize == 8 ? &rdpid_R<8> : &rdpid_R<4>;
+}
+
 // RDPMC: #GP(0) at CPL > 0 unless CR4.PCE (a privilege check, ahead of the VM exit), then the
 // VM exit, then the counter index in ECX. vmxsim models no performance-monitoring counters
 // (CPUID leaf 0AH reports none), so every index is invalid: #GP(0).
@@ -131,6 +145,13 @@ void register_misc(IsaTable& t) {
   t.add(ZYDIS_MNEMONIC_CPUID, &select_always<&cpuid>, TimingClass::kCpuid, attr::kMayExitVmx, g);
   t.add(ZYDIS_MNEMONIC_RDTSC, &select_always<&rdtsc>, TimingClass::kSystem, attr::kMayExitVmx, g);
   t.add(ZYDIS_MNEMONIC_RDTSCP, &select_always<&rdtscp>, TimingClass::kSystem, attr::kMayExitVmx, g);
+  t.add(ZYDIS_MNEMONIC_RDPID, &select_rdpid, TimingClass::kSystem, 0, g);
+  // AMD's SVM and other AMD-only instructions: modelled, and #UD, because this CPU lacks them
+  // (no SVM, no RDPRU, no CLZERO/MONITORX in CPUID), not counted as unimplemented.
+  for (ZydisMnemonic m : {ZYDIS_MNEMONIC_VMMCALL, ZYDIS_MNEMONIC_VMRUN, ZYDIS_MNEMONIC_VMLOAD, ZYDIS_MNEMONIC_VMSAVE,
+                          ZYDIS_MNEMONIC_STGI, ZYDIS_MNEMONIC_CLGI, ZYDIS_MNEMONIC_SKINIT, ZYDIS_MNEMONIC_INVLPGA,
+                          ZYDIS_MNEMONIC_RDPRU, ZYDIS_MNEMONIC_CLZERO, ZYDIS_MNEMONIC_MONITORX, ZYDIS_MNEMONIC_MWAITX})
+    t.add(m, &select_always<&ud>, TimingClass::kSystem, attr::kEndsBlock, g);
   t.add(ZYDIS_MNEMONIC_RDPMC, &select_always<&rdpmc>, TimingClass::kSystem, attr::kMayExitVmx, g);
 }
 

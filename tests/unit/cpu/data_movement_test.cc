@@ -31,6 +31,36 @@ class Machine32 : public Machine64 {
   void SetUp() override { m.enter_protected_mode(); }
 };
 
+// --- RDPID ----------------------------------------------------------------------------------
+
+TEST_F(Machine64, RdpidReadsTscAuxZeroExtendedAtAnyCpl) {
+  m.state().tsc_aux = 0x12345678;
+  m.gpr(kRax) = ~0ull;
+  m.gpr(kRbx) = ~0ull;
+  m.state().cr4 |= cr4::kTsd;  // RDPID ignores CR4.TSD, unlike RDTSC/RDTSCP
+  RunResult r = run({0xf3, 0x0f, 0xc7, 0xf8, 0xf3, 0x0f, 0xc7, 0xfb});  // rdpid rax; rdpid rbx
+  EXPECT_EQ(r.exception, -1);
+  EXPECT_EQ(m.gpr(kRax), 0x12345678u);
+  EXPECT_EQ(m.gpr(kRbx), 0x12345678u);
+}
+
+TEST_F(Machine32, RdpidWritesThe32BitRegister) {
+  m.state().tsc_aux = 0xabcdef01;
+  m.gpr(kRcx) = 0;
+  RunResult r = run({0xf3, 0x0f, 0xc7, 0xf9});  // rdpid ecx
+  EXPECT_EQ(r.exception, -1);
+  EXPECT_EQ(m.gpr(kRcx), 0xabcdef01u);
+}
+
+TEST(Rdpid, UndefinedWithoutTheFeature) {
+  CoreParams p = TestMachine::default_params();
+  p.features.rdpid = false;
+  TestMachine m(16u << 20, p);
+  m.enter_long_mode();
+  RunResult r = m.run_code(kCode, {0xf3, 0x0f, 0xc7, 0xf8});
+  EXPECT_EQ(r.exception, 6);
+}
+
 // --- faults ---------------------------------------------------------------------------------
 
 TEST_F(Machine64, DivideByZeroAndOverflowRaiseDe) {
