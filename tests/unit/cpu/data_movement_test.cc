@@ -213,7 +213,9 @@ TEST_F(Machine32, PushadPopad) {
   ASSERT_EQ(run({0x61}).exception, -1);  // popad
   EXPECT_EQ(m.gpr(kRsp), esp);
   for (unsigned r = 0; r < 8; ++r)
-    if (r != kRsp) EXPECT_EQ(m.gpr(r), regs[r]);
+    if (r != kRsp) {
+      EXPECT_EQ(m.gpr(r), regs[r]);
+    }
 
   m.gpr(kRax) = 0xaaaabbbb;
   ASSERT_EQ(run({0x66, 0x60, 0x66, 0x61}).exception, -1);  // pusha; popa (16-bit)
