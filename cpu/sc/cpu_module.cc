@@ -127,6 +127,9 @@ void CpuModule::run_thread() {
         uint64_t next = m_apic && r == StopReason::kHalted ? m_apic->next_event_cycles() : ~0ull;
         // A halted guest also wakes for its VMX-preemption timer.
         if (r == StopReason::kHalted) next = std::min(next, core.next_internal_event());
+        // A cycle limit ends the wait too: time passes while nothing retires (masked interrupt
+        // sources with a timer still ticking), and the limit must still end the run.
+        if (m_limits.max_cycles) next = std::min(next, m_limits.max_cycles);
         const uint64_t before = core.cycles();
         sleep_until_woken(next);
         core.set_cycles(std::max(before, time_to_cycles(sc_time_stamp())));

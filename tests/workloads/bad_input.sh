@@ -54,6 +54,7 @@ expect "guest never exits: instruction limit" 6 "instruction limit reached" -- -
 expect "guest never exits: cycle limit" 6 "cycle limit reached" -- -kernel "$wl/spin.elf" --max-cycles 5000000
 expect "guest halts forever" 8 "halted or waiting" -- -kernel "$wl/halt_forever.elf"
 expect "guest waits in MWAIT forever" 8 "halted or waiting" -- -kernel "$wl/mwait_forever.elf"
+expect "halted with every interrupt source masked: cycle limit" 6 "cycle limit reached" -- -kernel "$wl/halt_masked.elf" --max-cycles 20000000
 expect "a kernel named without -kernel runs" 1 "RESULT hello=1" -- "$wl/hello.elf"
 expect "a missing positional kernel is an error" 2 "nonexistent.elf" -- "$tmp/nonexistent.elf"
 expect "-kernel and a positional kernel" 2 "unexpected argument" -- -kernel "$wl/hello.elf" "$wl/spin.elf"
