@@ -28,6 +28,7 @@ enum {
     kI8042Command = 0x64,
     kI8042Reset = 0xfe,
     kPostPort = 0x80,
+    kPciConfigAddress = 0xcf8,
 };
 
 struct machine {
@@ -37,6 +38,7 @@ struct machine {
     struct cmos_rtc cmos;
     int verbose;
     unsigned long long unclaimed_io, unclaimed_mmio;
+    uint32_t pci_config_address; /* CONFIG_ADDRESS latch: an empty PCI bus, slots read all-ones */
 };
 
 static struct termios saved_termios;
@@ -128,6 +130,15 @@ static void port_io(struct machine *m, uint16_t port, int is_out, uint8_t *data,
         finish(m, kExitGuestError, "guest reset the machine through the keyboard controller");
     if (port == kPostPort)
         return; /* Linux's I/O delay port */
+    if (port == kPciConfigAddress && size == 4) {
+        /* Configuration mechanism #1 with nothing behind it (L1 boots with pci=conf1): the
+         * address reads back, CONFIG_DATA falls through to all-ones below. */
+        if (is_out)
+            m->pci_config_address = io_value(data, size) & 0x80fffffcu;
+        else
+            memcpy(data, &m->pci_config_address, 4);
+        return;
+    }
     /* Nothing decodes other ports: reads float high, writes vanish, as on a PC. */
     m->unclaimed_io++;
     if (!is_out)
