@@ -114,8 +114,9 @@ bool Core::read_msr(uint32_t msr, uint64_t& v) {
     case 0x179: v = CpuState::kMcBanks; return true;         // IA32_MCG_CAP: banks, no MCG_CTL
     case 0x17a: v = 0; return true;                          // IA32_MCG_STATUS
     case 0x400: case 0x404: case 0x408: case 0x40c: v = s.mc_ctl[(msr - 0x400) / 4]; return true;  // IA32_MCi_CTL
-    case 0x401: case 0x402: case 0x403: case 0x405: case 0x406: case 0x407:  // MCi_STATUS/ADDR/MISC
-    case 0x409: case 0x40a: case 0x40b: case 0x40d: case 0x40e: case 0x40f: v = 0; return true;
+    case 0x401: case 0x405: case 0x409: case 0x40d: v = 0; return true;                 // IA32_MCi_STATUS
+    case 0x402: case 0x406: case 0x40a: case 0x40e: v = s.mc_addr[(msr - 0x400) / 4]; return true;  // IA32_MCi_ADDR
+    case 0x403: case 0x407: case 0x40b: case 0x40f: v = s.mc_misc[(msr - 0x400) / 4]; return true;  // IA32_MCi_MISC
     case 0x1a0: v = s.misc_enable; return true;
     case 0x1d9: v = s.debugctl; return true;                 // IA32_DEBUGCTL
     case 0x277: v = s.pat; return true;
@@ -162,9 +163,15 @@ bool Core::write_msr(uint32_t msr, uint64_t v) {
     case 0x175: if (!is_canonical(v)) return false; s.sysenter_esp = v; return true;
     case 0x176: if (!is_canonical(v)) return false; s.sysenter_eip = v; return true;
     case 0x17a: return v == 0;
-    case 0x400: case 0x404: case 0x408: case 0x40c: s.mc_ctl[(msr - 0x400) / 4] = v; return true;
-    case 0x401: case 0x402: case 0x403: case 0x405: case 0x406: case 0x407:  // only 0 may be written
-    case 0x409: case 0x40a: case 0x40b: case 0x40d: case 0x40e: case 0x40f: return v == 0;
+    // IA32_MCi_CTL: all errors reported or none (bits 0 and 10 may be clear, as KVM allows for
+    // AMD's quirk); anything else is #GP, as on P6-family parts and under KVM.
+    case 0x400: case 0x404: case 0x408: case 0x40c:
+      if (v != 0 && (v | 0x401) != ~0ull) return false;
+      s.mc_ctl[(msr - 0x400) / 4] = v;
+      return true;
+    case 0x401: case 0x405: case 0x409: case 0x40d: return v == 0;  // MCi_STATUS: only cleared
+    case 0x402: case 0x406: case 0x40a: case 0x40e: s.mc_addr[(msr - 0x400) / 4] = v; return true;
+    case 0x403: case 0x407: case 0x40b: case 0x40f: s.mc_misc[(msr - 0x400) / 4] = v; return true;
     case 0x1a0:
       // The MONITOR FSM bit exists only where MONITOR/MWAIT do; clearing it hides them.
       if (!m_params.features.monitor) v &= ~misc_enable::kMonitorFsm;

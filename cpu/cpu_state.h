@@ -119,9 +119,10 @@ struct CpuState {
   uint64_t tsc_offset = 0;  // TSC = cycles * tsc ratio + tsc_offset (IA32_TSC writes adjust it)
   uint64_t misc_enable = 1;  // fast strings
   uint64_t mtrr_def_type = 0, mtrr_fixed[11] = {}, mtrr_var[16] = {};
-  // Machine-check banks (IA32_MCi_CTL; STATUS, ADDR and MISC stay 0: no machine check occurs).
+  // Machine-check banks: IA32_MCi_CTL, ADDR and MISC hold what software wrote; STATUS stays 0
+  // (no machine check ever occurs).
   static constexpr unsigned kMcBanks = 4;
-  uint64_t mc_ctl[kMcBanks] = {};
+  uint64_t mc_ctl[kMcBanks] = {}, mc_addr[kMcBanks] = {}, mc_misc[kMcBanks] = {};
   // SSE/AVX register file kept for FXSAVE/XSAVE and SSE data movement (XMM0-15, 128 bits).
   alignas(16) uint8_t xmm[16][16] = {};
   uint32_t mxcsr = 0x1f80;

@@ -61,6 +61,37 @@ TEST(Rdpid, UndefinedWithoutTheFeature) {
   EXPECT_EQ(r.exception, 6);
 }
 
+// --- machine-check banks --------------------------------------------------------------------
+
+// The rules kvm-unit-tests' msr.flat checks (and KVM enforces): CTL all-or-nothing, STATUS only
+// cleared, ADDR/MISC any value, banks beyond MCG_CAP.Count absent.
+TEST(MachineCheckBanks, CtlAllOrNothingStatusClearedAddrMiscAnyValue) {
+  TestMachine m;
+  Core& c = m.core();
+  uint64_t v = 0;
+  ASSERT_TRUE(c.read_msr(0x179, v));
+  const unsigned banks = v & 0xff;
+  ASSERT_EQ(banks, 4u);
+  const uint64_t noncanonical = 0xaaaaaaaaaaaaaaaaull;
+  for (unsigned i = 0; i < banks; ++i) {
+    const uint32_t base = 0x400 + 4 * i;
+    EXPECT_TRUE(c.write_msr(base, ~0ull));
+    EXPECT_TRUE(c.read_msr(base, v));
+    EXPECT_EQ(v, ~0ull);
+    EXPECT_TRUE(c.write_msr(base, 0));
+    EXPECT_FALSE(c.write_msr(base, noncanonical)) << "CTL " << i;
+    EXPECT_TRUE(c.write_msr(base + 1, 0));
+    EXPECT_FALSE(c.write_msr(base + 1, 1)) << "STATUS " << i;
+    for (uint32_t reg : {base + 2, base + 3}) {
+      EXPECT_TRUE(c.write_msr(reg, noncanonical));
+      EXPECT_TRUE(c.read_msr(reg, v));
+      EXPECT_EQ(v, noncanonical);
+    }
+  }
+  EXPECT_FALSE(c.read_msr(0x400 + 4 * banks, v));
+  EXPECT_FALSE(c.write_msr(0x400 + 4 * banks + 2, 0));
+}
+
 // --- faults ---------------------------------------------------------------------------------
 
 TEST_F(Machine64, DivideByZeroAndOverflowRaiseDe) {
